@@ -1,0 +1,12 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// addMoreCommands registers the commands of later stages.
+func (a *app) addMoreCommands(root *cobra.Command) {}
+
+func (a *app) addPlanDiffFlags(cmd *cobra.Command) {}
+
+func (a *app) planDiff(cmd *cobra.Command, _ any) error {
+	return usageErrorf("--diff needs --registry")
+}

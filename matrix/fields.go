@@ -1,0 +1,103 @@
+package matrix
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Every value that reaches a Dockerfile, a label or a tag is checked against one of
+// these patterns first: a version is a version, never a newline and a RUN.
+var (
+	reTorch       = regexp.MustCompile(`^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}((a|b|rc)[0-9]{1,3})?$`)
+	reCUDA        = regexp.MustCompile(`^[0-9]{1,2}\.[0-9]{1,2}$`)
+	reOS          = regexp.MustCompile(`^[a-z][a-z0-9]{0,30}[0-9](\.[0-9]{1,3})?$`)
+	rePython      = regexp.MustCompile(`^3\.[0-9]{1,2}t?$`)
+	reArgName     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+	reLabelKey    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._/-]{0,254}[A-Za-z0-9])?$`)
+	rePrefix      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$`)
+	reURL         = regexp.MustCompile(`^https?://[A-Za-z0-9._~:/?#@!&()*+,;=%\[\]-]+$`)
+	rePipReq      = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,100}[A-Za-z0-9])?(\[[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*\])?((===|==|!=|~=|<=|>=|<|>)[A-Za-z0-9.*+!_-]{1,64}(,(===|==|!=|~=|<=|>=|<|>)[A-Za-z0-9.*+!_-]{1,64})*)?$`)
+	reTemplateDir = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,255}$`)
+	reOCITag      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	reImageRef    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,511}$`)
+)
+
+// Flavors are the image flavors torchimg renders.
+var Flavors = []string{"runtime", "devel"}
+
+// printable reports whether s has no control characters (newlines included).
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+	}
+	return true
+}
+
+func checkURL(ds *Diagnostics, s Str, what string) {
+	if !s.Set {
+		return
+	}
+	if !reURL.MatchString(s.Value) {
+		ds.errorf(s.Pos, "%s %q: want an http(s) URL without spaces, quotes, $ or backslashes, like https://download.pytorch.org/whl/cu128", what, clip(s.Value))
+		return
+	}
+	u, err := url.Parse(s.Value)
+	if err != nil || u.Host == "" {
+		ds.errorf(s.Pos, "%s %q: not a valid URL with a host", what, clip(s.Value))
+		return
+	}
+	if u.User != nil {
+		ds.errorf(s.Pos, "%s: credentials in the URL would end up in the image and its labels; use a pip config secret or a netrc on the builder instead", what)
+	}
+}
+
+func checkImageRef(ds *Diagnostics, s Str, what string) {
+	if !s.Set {
+		return
+	}
+	if !reImageRef.MatchString(s.Value) {
+		ds.errorf(s.Pos, "%s %q: want an image reference like nvidia/cuda:12.8.1-base-ubuntu24.04", what, clip(s.Value))
+		return
+	}
+	if _, err := name.ParseReference(s.Value); err != nil {
+		ds.errorf(s.Pos, "%s %q: not a valid image reference: %v", what, clip(s.Value), err)
+	}
+}
+
+func checkRepository(ds *Diagnostics, s Str) {
+	if !s.Set {
+		ds.errorf(Pos{File: s.Pos.File, Line: 1, Col: 1}, "missing `repository` (the release repository, e.g. ghcr.io/example/pytorch-cuda)")
+		return
+	}
+	if !reImageRef.MatchString(s.Value) {
+		ds.errorf(s.Pos, "repository %q: want a repository like ghcr.io/example/pytorch-cuda", clip(s.Value))
+		return
+	}
+	if _, err := name.NewRepository(s.Value, name.StrictValidation); err != nil || strings.Contains(s.Value, "@") {
+		ds.errorf(s.Pos, "repository %q: want a repository without tag or digest, like ghcr.io/example/pytorch-cuda (lower-case letters, digits, . _ - and /)", clip(s.Value))
+	}
+}
+
+func checkText(ds *Diagnostics, s Str, what string, max int) {
+	if !s.Set {
+		return
+	}
+	if !printable(s.Value) {
+		ds.errorf(s.Pos, "%s: control characters (newlines, tabs) are not allowed", what)
+	}
+	if len(s.Value) > max {
+		ds.errorf(s.Pos, "%s: %d characters, at most %d", what, len(s.Value), max)
+	}
+}
+
+func clip(s string) string {
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return s
+}

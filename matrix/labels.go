@@ -1,0 +1,91 @@
+package matrix
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Label names under the prefix (default io.torchimg). This is the schema consumers read;
+// README.md documents it. Bump SchemaVersion when a name or meaning changes.
+const (
+	SchemaVersion = "1"
+
+	LabelSchema          = "schema-version"
+	LabelVariant         = "variant"
+	LabelTorchVersion    = "torch.version"
+	LabelTorchCUDA       = "torch.cuda"
+	LabelTorchVariant    = "torch.cuda-variant"
+	LabelCUDAVersion     = "cuda.version"
+	LabelCUDNNVersion    = "cudnn.version"
+	LabelNCCLVersion     = "nccl.version"
+	LabelPythonVersion   = "python.version"
+	LabelOS              = "os"
+	LabelFlavor          = "flavor"
+	LabelDriverMin       = "driver.minimum"
+	LabelDriverMinCompat = "driver.minimum-compat"
+	LabelCUDAArchs       = "cuda.archs"
+	LabelMatrixRevision  = "matrix.revision"
+)
+
+// OCI standard label names.
+const (
+	OCITitle       = "org.opencontainers.image.title"
+	OCIDescription = "org.opencontainers.image.description"
+	OCIVersion     = "org.opencontainers.image.version"
+	OCIRevision    = "org.opencontainers.image.revision"
+	OCISource      = "org.opencontainers.image.source"
+	OCICreated     = "org.opencontainers.image.created"
+	OCILicenses    = "org.opencontainers.image.licenses"
+	OCIBaseName    = "org.opencontainers.image.base.name"
+	OCIBaseDigest  = "org.opencontainers.image.base.digest"
+)
+
+func variantLabels(p *Plan, f *File, v *Variant, user []KV) map[string]string {
+	pre := p.LabelsPrefix + "."
+	l := map[string]string{
+		pre + LabelSchema:         SchemaVersion,
+		pre + LabelVariant:        v.ID,
+		pre + LabelTorchVersion:   v.Torch,
+		pre + LabelTorchCUDA:      v.CUDA,
+		pre + LabelTorchVariant:   v.TorchVariant,
+		pre + LabelPythonVersion:  v.Python,
+		pre + LabelOS:             v.OS,
+		pre + LabelFlavor:         v.Flavor,
+		pre + LabelMatrixRevision: p.MatrixRevision,
+	}
+	set := func(k, val string) {
+		if val != "" {
+			l[k] = val
+		}
+	}
+	set(pre+LabelCUDAVersion, v.CUDAToolkit)
+	set(pre+LabelCUDNNVersion, v.CUDNN)
+	set(pre+LabelNCCLVersion, v.NCCL)
+	set(pre+LabelDriverMin, v.DriverMin)
+	set(pre+LabelDriverMinCompat, v.DriverMinCompat)
+	set(pre+LabelCUDAArchs, v.CUDAArchs)
+
+	title := f.Title.Value
+	if title == "" {
+		parts := strings.Split(p.Repository, "/")
+		title = parts[len(parts)-1]
+	}
+	l[OCITitle] = title
+	desc := f.Description.Value
+	if desc == "" {
+		desc = fmt.Sprintf("PyTorch %s (%s) with CUDA %s", v.Torch, v.TorchVariant, v.CUDAToolkit)
+		if v.CUDNN != "" {
+			desc += ", cuDNN " + v.CUDNN
+		}
+		desc += fmt.Sprintf(", Python %s on %s (%s)", v.Python, v.OS, v.Flavor)
+	}
+	l[OCIDescription] = desc
+	l[OCIVersion] = v.Torch
+	l[OCIBaseName] = v.Base
+	set(OCISource, f.Source.Value)
+	set(OCILicenses, f.Licenses.Value)
+	for _, kv := range user {
+		l[kv.Key.Value] = kv.Value.Value
+	}
+	return l
+}

@@ -1,0 +1,75 @@
+package matrix
+
+// Plan is the validated, expanded matrix: every variant with its tags, labels,
+// environment and build arguments. It is what `torchimg plan -o json` prints and
+// what the build, publish and report stages consume.
+type Plan struct {
+	Repository     string     `json:"repository"`
+	LabelsPrefix   string     `json:"labels_prefix"`
+	MatrixRevision string     `json:"matrix_revision"`
+	Variants       []*Variant `json:"variants"`
+}
+
+// Variant is one image of the matrix.
+type Variant struct {
+	ID     string `json:"id"`
+	Torch  string `json:"torch"`
+	CUDA   string `json:"cuda"`
+	OS     string `json:"os"`
+	Python string `json:"python"`
+	Flavor string `json:"flavor"`
+	Base   string `json:"base"`
+	// Tags is every tag the variant will carry: its immutable tags, then the floating tags it won.
+	Tags          []string          `json:"tags"`
+	ImmutableTags []string          `json:"immutable_tags"`
+	FloatingTags  []string          `json:"floating_tags"`
+	Labels        map[string]string `json:"labels"`
+	Env           map[string]string `json:"env"`
+	BuildArgs     map[string]string `json:"build_args"`
+
+	TorchVariant    string   `json:"torch_variant"`
+	PyPIDefault     bool     `json:"pypi_default"`
+	CUDAToolkit     string   `json:"cuda_toolkit"`
+	CUDNN           string   `json:"cudnn,omitempty"`
+	NCCL            string   `json:"nccl,omitempty"`
+	CUDAArchs       string   `json:"cuda_archs,omitempty"`
+	DriverMin       string   `json:"driver_min,omitempty"`
+	DriverMinCompat string   `json:"driver_min_compat,omitempty"`
+	IndexURL        string   `json:"index_url"`
+	PipIndexURL     string   `json:"pip_index_url,omitempty"`
+	ExtraPackages   []string `json:"extra_packages,omitempty"`
+	TemplateDir     string   `json:"template_dir,omitempty"`
+	Unofficial      bool     `json:"unofficial,omitempty"`
+	// Origin says where in the matrix the variant came from ("matrix.yaml:5:3 (axes)").
+	Origin string `json:"origin"`
+	// Alternatives are the other CUDA variants of the same torch release in this plan,
+	// for the in-image self-check's advice.
+	Alternatives []Alternative `json:"alternatives,omitempty"`
+
+	src variantSource
+}
+
+// Alternative is another variant a user with an older driver could pull instead.
+type Alternative struct {
+	CUDA      string `json:"cuda"`
+	DriverMin string `json:"driver_min,omitempty"`
+	Tag       string `json:"tag"`
+}
+
+// Ref returns repository:tag for the variant's first immutable tag.
+func (p *Plan) Ref(v *Variant) string {
+	if len(v.ImmutableTags) == 0 {
+		return ""
+	}
+	return p.Repository + ":" + v.ImmutableTags[0]
+}
+
+// Variant returns the variant with the given id.
+func (p *Plan) Variant(id string) (*Variant, bool) {
+	for _, v := range p.Variants {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return nil, false
+}

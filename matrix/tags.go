@@ -1,0 +1,336 @@
+package matrix
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"text/template"
+
+	"github.com/torchimg/torchimg/internal/version"
+	"github.com/torchimg/torchimg/matrix/compat"
+)
+
+// TagData is what a tag template sees: {{.Torch.MajorMinor}}-cu{{.CUDA.Short}}.
+type TagData struct {
+	Torch   TorchVersion
+	CUDA    CUDAVersion
+	Python  PythonVersion
+	CUDNN   CUDNNVersion
+	OS      string
+	Flavor  string
+	Variant string
+}
+
+// TorchVersion renders as "2.9.1".
+type TorchVersion struct{ V string }
+
+func (t TorchVersion) String() string     { return t.V }
+func (t TorchVersion) MajorMinor() string { return version.MajorMinor(t.V) }
+func (t TorchVersion) Major() string      { return part(t.V, 0) }
+func (t TorchVersion) Minor() string      { return part(t.V, 1) }
+func (t TorchVersion) Patch() string      { return part(t.V, 2) }
+
+// CUDAVersion renders as the torch CUDA variant's minor, "12.8".
+type CUDAVersion struct{ Minor_, Full_ string }
+
+func (c CUDAVersion) String() string  { return c.Minor_ }
+func (c CUDAVersion) Short() string   { return strings.ReplaceAll(c.Minor_, ".", "") }
+func (c CUDAVersion) Variant() string { return "cu" + c.Short() }
+func (c CUDAVersion) Major() string   { return part(c.Minor_, 0) }
+func (c CUDAVersion) Minor() string   { return part(c.Minor_, 1) }
+
+// Full is the toolkit of the base image, "12.8.1".
+func (c CUDAVersion) Full() (string, error) {
+	if c.Full_ == "" {
+		return "", fmt.Errorf("the full CUDA toolkit version of CUDA %s is not known", c.Minor_)
+	}
+	return c.Full_, nil
+}
+
+// PythonVersion renders as "3.12".
+type PythonVersion struct{ V string }
+
+func (p PythonVersion) String() string { return p.V }
+func (p PythonVersion) Short() string  { return strings.ReplaceAll(p.V, ".", "") }
+
+// CUDNNVersion is the bundled cuDNN; using it when unknown is an error, never a guess.
+type CUDNNVersion struct{ V string }
+
+func (c CUDNNVersion) String() (string, error) {
+	if c.V == "" {
+		return "", fmt.Errorf("the cuDNN version of this torch variant is not known")
+	}
+	return c.V, nil
+}
+
+func (c CUDNNVersion) Major() (string, error) {
+	if c.V == "" {
+		return "", fmt.Errorf("the cuDNN version of this torch variant is not known")
+	}
+	return part(c.V, 0), nil
+}
+
+func part(v string, i int) string {
+	ps := strings.Split(v, ".")
+	if i < len(ps) {
+		return ps[i]
+	}
+	return ""
+}
+
+func tagData(v *Variant) TagData {
+	return TagData{
+		Torch: TorchVersion{v.Torch}, CUDA: CUDAVersion{v.CUDA, v.CUDAToolkit}, Python: PythonVersion{v.Python},
+		CUDNN: CUDNNVersion{v.CUDNN}, OS: v.OS, Flavor: v.Flavor, Variant: v.ID,
+	}
+}
+
+// RenderTag renders one tag template for a variant.
+func RenderTag(tmpl string, v *Variant) (string, error) {
+	t, err := template.New("tag").Option("missingkey=error").Parse(tmpl)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, tagData(v)); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func cleanTemplateErr(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "template: tag:")
+	if i := strings.Index(s, "error calling "); i >= 0 {
+		if j := strings.Index(s[i:], ": "); j >= 0 {
+			return s[i+j+2:]
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+type claim struct {
+	v    *Variant
+	rule int
+}
+
+// assignTags renders every tag rule, checks immutability and resolves floating tags.
+func assignTags(ds *Diagnostics, f *File, db *compat.DB, p *Plan, variants []*Variant) {
+	immutable := map[string]*Variant{}
+	immutableRule := map[string]int{}
+	floating := map[string][]claim{}
+	floatingRule := map[string]int{}
+	var floatingOrder []string
+	hasImmutable := false
+
+	for ri, rule := range f.Tags {
+		what := fmt.Sprintf("tags[%d]", ri)
+		kind := rule.Kind.Value
+		if !rule.Kind.Set {
+			ds.errorf(rule.Pos, "%s: missing `kind` (immutable or floating)", what)
+			continue
+		}
+		if kind != "immutable" && kind != "floating" {
+			ds.errorf(rule.Kind.Pos, "%s.kind %q: valid kinds are immutable, floating%s", what, clip(kind), didYouMean(kind, []string{"immutable", "floating"}))
+			continue
+		}
+		if !printable(rule.Template.Value) {
+			ds.errorf(rule.Template.Pos, "%s.template: control characters are not allowed", what)
+			continue
+		}
+		if _, err := template.New("tag").Parse(rule.Template.Value); err != nil {
+			ds.errorf(rule.Template.Pos, "%s.template: %s", what, cleanTemplateErr(err))
+			continue
+		}
+		checkSelectorPatterns(ds, rule.Only, what+".only")
+		if kind == "immutable" {
+			hasImmutable = true
+			if len(rule.Prefer) > 0 {
+				ds.errorf(rule.Prefer[0].Pos, "%s: `prefer` is for floating tags; an immutable tag belongs to exactly one variant", what)
+			}
+		}
+		for _, pr := range rule.Prefer {
+			if pr.Selector != nil {
+				checkSelectorPatterns(ds, pr.Selector, what+".prefer")
+			}
+			if pr.Highest.Set && !slices.Contains([]string{"torch", "cuda", "python"}, pr.Highest.Value) {
+				ds.errorf(pr.Highest.Pos, "%s.prefer.highest %q: valid fields are torch, cuda, python", what, clip(pr.Highest.Value))
+			}
+		}
+		matched := 0
+		for _, v := range variants {
+			if rule.Only != nil && !rule.Only.matches(&v.src, v.PyPIDefault) {
+				continue
+			}
+			matched++
+			tag, err := RenderTag(rule.Template.Value, v)
+			if err != nil {
+				ds.errorf(rule.Template.Pos, "%s.template for variant %s: %s", what, v.ID, cleanTemplateErr(err))
+				continue
+			}
+			if !reOCITag.MatchString(tag) {
+				reason := "only letters, digits, _ . - are allowed and it must not start with . or -"
+				if len(tag) > 128 {
+					reason = fmt.Sprintf("%d characters, at most 128", len(tag))
+				} else if tag == "" {
+					reason = "it is empty"
+				}
+				ds.errorf(rule.Template.Pos, "%s: tag %q for variant %s is not a valid OCI tag: %s", what, clip(tag), v.ID, reason)
+				continue
+			}
+			if kind == "immutable" {
+				if prev, dup := immutable[tag]; dup && prev != v {
+					ds.errorf(rule.Template.Pos, "%s: immutable tag %q is rendered by two variants: %s (%s) and %s (%s); add a field that differs between them to the template", what, tag, prev.ID, prev.Origin, v.ID, v.Origin)
+					continue
+				}
+				if fr, clash := floatingRule[tag]; clash {
+					ds.errorf(rule.Template.Pos, "%s: tag %q is immutable here and floating in tags[%d]", what, tag, fr)
+					continue
+				}
+				immutable[tag] = v
+				immutableRule[tag] = ri
+				if !slices.Contains(v.ImmutableTags, tag) {
+					v.ImmutableTags = append(v.ImmutableTags, tag)
+				}
+				continue
+			}
+			if ir, clash := immutableRule[tag]; clash {
+				ds.errorf(rule.Template.Pos, "%s: tag %q is floating here and immutable in tags[%d]", what, tag, ir)
+				continue
+			}
+			if fr, seen := floatingRule[tag]; seen && fr != ri {
+				ds.errorf(rule.Template.Pos, "%s: floating tag %q is also produced by tags[%d]; one rule per tag", what, tag, fr)
+				continue
+			}
+			if _, seen := floatingRule[tag]; !seen {
+				floatingOrder = append(floatingOrder, tag)
+			}
+			floatingRule[tag] = ri
+			floating[tag] = append(floating[tag], claim{v: v, rule: ri})
+		}
+		if matched == 0 && len(variants) > 0 {
+			ds.warnf(rule.Pos, "%s (%s) applies to no variant", what, clip(rule.Template.Value))
+		}
+	}
+	if !hasImmutable && len(f.Tags) > 0 {
+		ds.errorf(f.Tags[0].Pos, "tags: no immutable tag rule; every variant needs one tag that names exactly one build, e.g. {template: \"{{.Torch}}-cuda{{.CUDA.Full}}-py{{.Python}}-{{.Flavor}}-{{.OS}}\", kind: immutable}")
+	}
+	for _, v := range variants {
+		if len(v.ImmutableTags) == 0 && hasImmutable {
+			ds.errorf(v.src.origin, "variant %s gets no immutable tag (every immutable rule's `only` excludes it)", v.ID)
+		}
+	}
+
+	for _, tag := range floatingOrder {
+		claims := floating[tag]
+		ri := floatingRule[tag]
+		rule := f.Tags[ri]
+		winner := preferWinner(ds, rule, ri, tag, claims)
+		if winner != nil {
+			winner.FloatingTags = append(winner.FloatingTags, tag)
+		}
+	}
+}
+
+func preferWinner(ds *Diagnostics, rule TagRule, ri int, tag string, claims []claim) *Variant {
+	if len(claims) == 1 {
+		return claims[0].v
+	}
+	left := make([]*Variant, len(claims))
+	for i, c := range claims {
+		left[i] = c.v
+	}
+	if len(rule.Prefer) == 0 {
+		ds.errorf(rule.Template.Pos, "tags[%d]: floating tag %q is claimed by %d variants (%s) and the rule has no `prefer`; add one, e.g. prefer: {%s}", ri, tag, len(left), ids(left, 4), differingHint(left))
+		return nil
+	}
+	for _, pr := range rule.Prefer {
+		var next []*Variant
+		switch {
+		case pr.Highest.Set:
+			next = highest(left, pr.Highest.Value)
+		case pr.Selector != nil:
+			for _, v := range left {
+				if pr.Selector.matches(&v.src, v.PyPIDefault) {
+					next = append(next, v)
+				}
+			}
+		}
+		if len(next) > 0 {
+			left = next
+		}
+		if len(left) == 1 {
+			return left[0]
+		}
+	}
+	ds.errorf(rule.Template.Pos, "tags[%d]: floating tag %q: the prefer rules leave %d variants (%s); add a rule that separates them, e.g. {%s}", ri, tag, len(left), ids(left, 4), differingHint(left))
+	return nil
+}
+
+func highest(vs []*Variant, field string) []*Variant {
+	get := func(v *Variant) string {
+		switch field {
+		case "torch":
+			return v.Torch
+		case "cuda":
+			return v.CUDA
+		}
+		return strings.TrimSuffix(v.Python, "t")
+	}
+	best := ""
+	for _, v := range vs {
+		if best == "" || version.Compare(get(v), best) > 0 {
+			best = get(v)
+		}
+	}
+	var out []*Variant
+	for _, v := range vs {
+		if version.Compare(get(v), best) == 0 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func ids(vs []*Variant, max int) string {
+	var s []string
+	for i, v := range vs {
+		if i == max {
+			s = append(s, fmt.Sprintf("and %d more", len(vs)-max))
+			break
+		}
+		s = append(s, v.ID)
+	}
+	return strings.Join(s, ", ")
+}
+
+// differingHint suggests a preference on the first field where the claimants differ.
+func differingHint(vs []*Variant) string {
+	fields := []struct {
+		name string
+		get  func(*Variant) string
+	}{
+		{"flavor", func(v *Variant) string { return v.Flavor }},
+		{"os", func(v *Variant) string { return v.OS }},
+		{"python", func(v *Variant) string { return v.Python }},
+		{"cuda", func(v *Variant) string { return v.CUDA }},
+		{"torch", func(v *Variant) string { return v.Torch }},
+	}
+	for _, fl := range fields {
+		vals := map[string]bool{}
+		for _, v := range vs {
+			vals[fl.get(v)] = true
+		}
+		if len(vals) > 1 {
+			keys := make([]string, 0, len(vals))
+			for k := range vals {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			return fmt.Sprintf("%s: %s", fl.name, keys[len(keys)-1])
+		}
+	}
+	return "os: ubuntu24.04"
+}

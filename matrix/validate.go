@@ -1,0 +1,459 @@
+package matrix
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/torchimg/torchimg/internal/version"
+	"github.com/torchimg/torchimg/matrix/compat"
+)
+
+// DefaultLabelsPrefix is the namespace of torchimg's own labels.
+const DefaultLabelsPrefix = "io.torchimg"
+
+// DefaultIndexURL is the PyTorch wheel index of a CUDA variant; %s is "cu128".
+const DefaultIndexURL = "https://download.pytorch.org/whl/%s"
+
+// Options tune planning.
+type Options struct {
+	// BaseDir resolves relative template_dir paths (the matrix file's directory).
+	BaseDir string
+	// TemplateExists checks a template directory; nil skips the check.
+	TemplateExists func(dir string) error
+}
+
+// Load reads, expands and validates a matrix file into a plan. The diagnostics hold
+// every warning (and, with the returned *InvalidError, every error).
+func Load(path string, db *compat.DB, opts Options) (*Plan, Diagnostics, error) {
+	f, err := LoadFile(path)
+	if err != nil {
+		if ie, ok := err.(*InvalidError); ok {
+			return nil, ie.Diagnostics, err
+		}
+		return nil, nil, err
+	}
+	if opts.BaseDir == "" {
+		opts.BaseDir = filepath.Dir(path)
+	}
+	return NewPlan(f, db, opts)
+}
+
+// NewPlan expands and validates a decoded matrix.
+func NewPlan(f *File, db *compat.DB, opts Options) (*Plan, Diagnostics, error) {
+	var ds Diagnostics
+	p := &Plan{Repository: f.Repository.Value, LabelsPrefix: DefaultLabelsPrefix}
+	sum := sha256.Sum256(f.Raw)
+	p.MatrixRevision = hex.EncodeToString(sum[:])[:12]
+
+	checkRepository(&ds, f.Repository)
+	if f.LabelsPrefix.Set {
+		if !rePrefix.MatchString(f.LabelsPrefix.Value) {
+			ds.errorf(f.LabelsPrefix.Pos, "labels_prefix %q: want a lower-case reverse-DNS name like io.torchimg or com.example.images", clip(f.LabelsPrefix.Value))
+		} else {
+			p.LabelsPrefix = f.LabelsPrefix.Value
+		}
+	}
+	checkText(&ds, f.Title, "title", 256)
+	checkText(&ds, f.Description, "description", 1024)
+	checkText(&ds, f.Licenses, "licenses", 256)
+	if f.Source.Set {
+		checkURL(&ds, f.Source, "source")
+	}
+	checkSettings(&ds, f.Defaults, "defaults", opts)
+	if f.Defaults.Flavor.Set && !slices.Contains(Flavors, f.Defaults.Flavor.Value) {
+		ds.errorf(f.Defaults.Flavor.Pos, "defaults.flavor %q: valid flavors are %s", clip(f.Defaults.Flavor.Value), strings.Join(Flavors, ", "))
+	}
+	for i, o := range f.Overrides {
+		what := fmt.Sprintf("overrides[%d]", i)
+		checkSelectorPatterns(&ds, &o.Match, what+".match")
+		checkSettings(&ds, o.Settings, what, opts)
+	}
+	for i, inc := range f.Include {
+		checkSettings(&ds, inc.Settings, fmt.Sprintf("include[%d]", i), opts)
+	}
+	checkAxisDuplicates(&ds, f.Axes)
+	if !f.Axes.Set && len(f.Include) == 0 {
+		ds.errorf(Pos{File: f.Path, Line: 1, Col: 1}, "the matrix defines no variants: add `axes:` (torch, cuda, os lists) or `include:` entries")
+	}
+	if len(f.Tags) == 0 {
+		ds.errorf(Pos{File: f.Path, Line: 1, Col: 1}, "no `tags:`; every variant needs at least one immutable tag, e.g. {template: \"{{.Torch}}-cuda{{.CUDA.Full}}-py{{.Python}}-{{.Flavor}}-{{.OS}}\", kind: immutable}")
+	}
+
+	osPython := func(name string) string {
+		if o, ok := db.OS(name); ok {
+			return o.Python
+		}
+		return ""
+	}
+	sources := expand(f, &ds, osPython)
+
+	// Resolve settings: defaults, then overrides in order, then the include entry's own.
+	overrideUsed := make([]bool, len(f.Overrides))
+	for _, vs := range sources {
+		vs.settings = resolvedSettings{}
+		vs.settings.apply(f.Defaults)
+		pd := isPyPIDefault(db, vs)
+		for i := range f.Overrides {
+			if f.Overrides[i].Match.matches(vs, pd) {
+				vs.settings.apply(f.Overrides[i].Settings)
+				overrideUsed[i] = true
+			}
+		}
+		for _, s := range vs.own {
+			vs.settings.apply(s)
+		}
+	}
+	for i, used := range overrideUsed {
+		if !used {
+			ds.warnf(f.Overrides[i].Pos, "overrides[%d] matches no variant; check its match values", i)
+		}
+	}
+
+	var variants []*Variant
+	ids := map[string]*variantSource{}
+	for _, vs := range sources {
+		v, ok := buildVariant(&ds, db, p, f, vs)
+		if !ok {
+			continue
+		}
+		if prev, dup := ids[v.ID]; dup {
+			ds.errorf(vs.origin, "variant %s is defined twice: by %s (%s) and %s (%s)", v.ID, prev.originName, prev.origin, vs.originName, vs.origin)
+			continue
+		}
+		ids[v.ID] = vs
+		variants = append(variants, v)
+	}
+	if len(sources) == 0 && !ds.HasErrors() {
+		ds.errorf(Pos{File: f.Path, Line: 1, Col: 1}, "the matrix expands to no variants: every combination of the axes is excluded and there are no include entries")
+	} else if len(sources) == 0 && (f.Axes.Set || len(f.Include) > 0) && len(f.Exclude) > 0 {
+		ds.errorf(f.Exclude[0].Pos, "the matrix expands to no variants: exclude removes every combination of the axes")
+	}
+
+	if !ds.HasErrors() {
+		assignTags(&ds, f, db, p, variants)
+	}
+	if !ds.HasErrors() {
+		finishVariants(p, variants)
+	}
+	p.Variants = variants
+	ds = ds.Sort()
+	if ds.HasErrors() {
+		return nil, ds, &InvalidError{Diagnostics: ds}
+	}
+	return p, ds, nil
+}
+
+func isPyPIDefault(db *compat.DB, vs *variantSource) bool {
+	r, ok := db.Torch(vs.torch.Value)
+	return ok && r.Default == cudaVariantName(vs.cuda.Value)
+}
+
+// cudaVariantName turns "12.8" into "cu128".
+func cudaVariantName(minor string) string {
+	return "cu" + strings.ReplaceAll(minor, ".", "")
+}
+
+func checkAxisDuplicates(ds *Diagnostics, a Axes) {
+	for name, list := range map[string][]Str{"torch": a.Torch, "cuda": a.CUDA, "os": a.OS, "python": a.Python, "flavor": a.Flavor} {
+		seen := map[string]Pos{}
+		for _, s := range list {
+			if p, dup := seen[s.Value]; dup {
+				ds.errorf(s.Pos, "axes.%s: %q is listed twice (first at line %d)", name, s.Value, p.Line)
+			}
+			seen[s.Value] = s.Pos
+		}
+	}
+}
+
+func checkSettings(ds *Diagnostics, s Settings, what string, opts Options) {
+	checkImageRef(ds, s.Base, what+".base")
+	checkURL(ds, s.IndexURL, what+".index_url")
+	checkURL(ds, s.PipIndexURL, what+".pip_index_url")
+	for _, p := range s.ExtraPackages {
+		if !rePipReq.MatchString(p.Value) {
+			ds.errorf(p.Pos, "%s.extra_packages: %q is not a pip requirement like numpy or numpy==2.1.0 or triton>=3,<4", what, clip(p.Value))
+		}
+	}
+	for _, kv := range s.BuildArgs {
+		if !reArgName.MatchString(kv.Key.Value) {
+			ds.errorf(kv.Key.Pos, "%s.build_args: %q is not a build-arg name (letters, digits and _; not starting with a digit)", what, clip(kv.Key.Value))
+		}
+		checkText(ds, kv.Value, what+".build_args."+kv.Key.Value, 4096)
+	}
+	for _, kv := range s.Labels {
+		if !reLabelKey.MatchString(kv.Key.Value) {
+			ds.errorf(kv.Key.Pos, "%s.labels: %q is not a label name like org.example.team", what, clip(kv.Key.Value))
+		}
+		checkText(ds, kv.Value, what+".labels."+kv.Key.Value, 4096)
+	}
+	if s.TemplateDir.Set {
+		if !reTemplateDir.MatchString(s.TemplateDir.Value) {
+			ds.errorf(s.TemplateDir.Pos, "%s.template_dir %q: want a relative path of letters, digits, . _ - /", what, clip(s.TemplateDir.Value))
+		} else if opts.TemplateExists != nil {
+			dir := s.TemplateDir.Value
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(opts.BaseDir, dir)
+			}
+			if err := opts.TemplateExists(dir); err != nil {
+				ds.errorf(s.TemplateDir.Pos, "%s.template_dir: %v", what, err)
+			}
+		}
+	}
+	if s.Python.Set && !rePython.MatchString(s.Python.Value) {
+		ds.errorf(s.Python.Pos, "%s.python %q: want a Python version like 3.12 (or 3.14t)", what, clip(s.Python.Value))
+	}
+}
+
+// buildVariant checks one combination against the patterns and the compatibility data.
+func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantSource) (*Variant, bool) {
+	bad := false
+	errf := func(pos Pos, format string, args ...any) { ds.errorf(pos, format, args...); bad = true }
+	unofficial := vs.settings.allowUnofficial.Value
+
+	// Shape first: strict patterns.
+	if !reTorch.MatchString(vs.torch.Value) {
+		errf(vs.torch.Pos, "torch %q: want a release version like 2.9.1%s", clip(vs.torch.Value), quoteHint(vs.torch.Value))
+	}
+	if !reCUDA.MatchString(vs.cuda.Value) {
+		hint := ""
+		if strings.HasPrefix(vs.cuda.Value, "cu") {
+			hint = fmt.Sprintf(" (write the CUDA minor, e.g. %q for cu128)", "12.8")
+		}
+		errf(vs.cuda.Pos, "cuda %q: want the torch CUDA variant as major.minor like 12.8%s", clip(vs.cuda.Value), hint)
+	}
+	if !reOS.MatchString(vs.os.Value) {
+		errf(vs.os.Pos, "os %q: want an OS name like ubuntu24.04; known: %s", clip(vs.os.Value), strings.Join(db.OSNames(), ", "))
+	}
+	if !vs.python.Set {
+		errf(vs.os.Pos, "python: os %q has no default Python in the compatibility data; set python in the axes, defaults or include entry", clip(vs.os.Value))
+	} else if !rePython.MatchString(vs.python.Value) {
+		errf(vs.python.Pos, "python %q: want a Python version like 3.12 (or 3.14t)", clip(vs.python.Value))
+	}
+	if !slices.Contains(Flavors, vs.flavor.Value) {
+		errf(vs.flavor.Pos, "flavor %q: valid flavors are %s%s", clip(vs.flavor.Value), strings.Join(Flavors, ", "), didYouMean(vs.flavor.Value, Flavors))
+	}
+	if bad {
+		return nil, false
+	}
+
+	// Then the compatibility data.
+	sev := func(pos Pos, format string, args ...any) {
+		if unofficial {
+			ds.warnf(pos, format+" (allowed by allow_unofficial)", args...)
+		} else {
+			errf(pos, format+"; set allow_unofficial: true on the variant to build it anyway", args...)
+		}
+	}
+	rel, torchKnown := db.Torch(vs.torch.Value)
+	cudaRel, cudaKnown := db.CUDA(vs.cuda.Value)
+	osRel, osKnown := db.OS(vs.os.Value)
+	tv := compat.TorchVariant{}
+	if !torchKnown {
+		sev(vs.torch.Pos, "torch %s is not in the compatibility data; %s", vs.torch.Value, knownTorch(db, vs.torch.Value))
+	} else if t, ok := rel.Variant(vs.cuda.Value); ok {
+		tv = t
+	} else {
+		sev(vs.cuda.Pos, "torch %s has no %s wheels; it has %s", vs.torch.Value, cudaVariantName(vs.cuda.Value), strings.Join(rel.VariantNames(), ", "))
+	}
+	if !cudaKnown {
+		errf(vs.cuda.Pos, "CUDA %s is not in the compatibility data; known: %s", vs.cuda.Value, strings.Join(db.CUDAVersions(), ", "))
+	}
+	if !osKnown {
+		errf(vs.os.Pos, "os %q is not in the compatibility data; known: %s%s", vs.os.Value, strings.Join(db.OSNames(), ", "), didYouMean(vs.os.Value, db.OSNames()))
+	}
+	if torchKnown && len(rel.Python) > 0 && !slices.Contains(rel.Python, vs.python.Value) {
+		sev(vs.python.Pos, "torch %s supports Python %s; not %s", vs.torch.Value, strings.Join(rel.Python, ", "), vs.python.Value)
+	}
+	if bad {
+		return nil, false
+	}
+
+	toolkit := cudaRel.Image
+	base := vs.settings.base.Value
+	if base == "" {
+		if toolkit == "" {
+			errf(vs.cuda.Pos, "CUDA %s has no nvidia/cuda image in the compatibility data; set `base:` for these variants", vs.cuda.Value)
+			return nil, false
+		}
+		bi := db.BaseImage(toolkit, vs.os.Value, nvidiaFlavor(vs.flavor.Value))
+		switch bi.Exists {
+		case compat.Exists:
+		case compat.Unknown:
+			ds.warnf(vs.os.Pos, "base image %s is not in the verified tag data (%s); the build will tell whether it exists", bi.Ref, noteOr(bi.Note, "not verified"))
+		default:
+			oses := db.BaseOSes(toolkit, nvidiaFlavor(vs.flavor.Value))
+			valid := "no OS"
+			if len(oses) > 0 {
+				valid = strings.Join(oses, ", ")
+			}
+			errf(vs.os.Pos, "base image %s %s; CUDA %s %s images exist for: %s", bi.Ref, existenceText(bi), toolkit, nvidiaFlavor(vs.flavor.Value), valid)
+			return nil, false
+		}
+		base = bi.Ref
+	}
+
+	v := &Variant{
+		Torch: vs.torch.Value, CUDA: vs.cuda.Value, OS: vs.os.Value, Python: vs.python.Value, Flavor: vs.flavor.Value,
+		Base: base, TorchVariant: cudaVariantName(vs.cuda.Value), CUDAToolkit: toolkit,
+		PyPIDefault: torchKnown && rel.Default == cudaVariantName(vs.cuda.Value),
+		Unofficial:  !torchKnown || tv.Name == "",
+		Origin:      fmt.Sprintf("%s (%s)", vs.origin, vs.originName),
+		src:         *vs,
+	}
+	_ = osRel
+	if tv.CUDNN.Known() {
+		v.CUDNN = tv.CUDNN.Value
+	}
+	if tv.NCCL.Known() {
+		v.NCCL = tv.NCCL.Value
+	}
+	if tv.Archs.Known() {
+		v.CUDAArchs = tv.Archs.Value
+	}
+	if md := db.MinDriver(toolkit); md.Known() {
+		v.DriverMin = md.Value
+	}
+	if cudaRel.CompatFloor.Known() {
+		v.DriverMinCompat = cudaRel.CompatFloor.Value
+	}
+	v.ID = fmt.Sprintf("%s-%s-py%s-%s-%s", v.Torch, v.TorchVariant, v.Python, v.Flavor, v.OS)
+	v.IndexURL = vs.settings.indexURL.Value
+	if v.IndexURL == "" {
+		v.IndexURL = fmt.Sprintf(DefaultIndexURL, v.TorchVariant)
+	}
+	v.PipIndexURL = vs.settings.pipIndexURL.Value
+	for _, e := range vs.settings.extraPackages {
+		v.ExtraPackages = append(v.ExtraPackages, e.Value)
+	}
+	v.TemplateDir = vs.settings.templateDir.Value
+	if v.TemplateDir != "" && !filepath.IsAbs(v.TemplateDir) && f.Path != "" {
+		v.TemplateDir = filepath.Join(filepath.Dir(f.Path), v.TemplateDir)
+	}
+	v.Env = map[string]string{
+		"NVIDIA_VISIBLE_DEVICES":     "all",
+		"NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
+	}
+	if toolkit != "" {
+		v.Env["NVIDIA_REQUIRE_CUDA"] = db.RequireCUDA(toolkit).Value
+	}
+	v.BuildArgs = map[string]string{}
+	for _, kv := range vs.settings.buildArgs {
+		v.BuildArgs[kv.Key.Value] = kv.Value.Value
+	}
+	v.Labels = variantLabels(p, f, v, vs.settings.labels)
+	return v, true
+}
+
+func quoteHint(s string) string {
+	if strings.Count(s, ".") == 1 {
+		return " (three numbers: major.minor.patch)"
+	}
+	return ""
+}
+
+func knownTorch(db *compat.DB, v string) string {
+	all := db.TorchVersions()
+	mm := version.MajorMinor(v)
+	var same []string
+	for _, t := range all {
+		if version.MajorMinor(t) == mm {
+			same = append(same, t)
+		}
+	}
+	if len(same) > 0 {
+		return fmt.Sprintf("known %s releases: %s", mm, strings.Join(same, ", "))
+	}
+	return fmt.Sprintf("known releases: %s", strings.Join(all, ", "))
+}
+
+func noteOr(n, d string) string {
+	if n != "" {
+		return n
+	}
+	return d
+}
+
+func existenceText(bi compat.BaseImage) string {
+	if bi.Exists == compat.Deleted {
+		return "was deleted under NVIDIA's support policy (" + noteOr(bi.Note, "a newer update release exists") + ")"
+	}
+	return "does not exist"
+}
+
+// nvidiaFlavor maps a torchimg flavor to the nvidia/cuda image flavor it builds on.
+// runtime builds on `base` (cudart, the forward-compatibility libraries and
+// NVIDIA_REQUIRE_CUDA): the torch wheels bring their own cuBLAS, cuDNN and NCCL, so the
+// nvidia runtime layer would only duplicate them. devel builds on `devel` (nvcc, headers)
+// so that CUDA extensions compile against the same toolkit.
+func nvidiaFlavor(f string) string {
+	if f == "devel" {
+		return "devel"
+	}
+	return "base"
+}
+
+// finishVariants fills the fields that need the whole plan.
+func finishVariants(p *Plan, vs []*Variant) {
+	sort.SliceStable(vs, func(i, j int) bool { return lessVariant(vs[i], vs[j]) })
+	for _, v := range vs {
+		v.Tags = append(append([]string(nil), v.ImmutableTags...), v.FloatingTags...)
+		if v.ImmutableTags == nil {
+			v.ImmutableTags = []string{}
+		}
+		if v.FloatingTags == nil {
+			v.FloatingTags = []string{}
+		}
+		for _, o := range vs {
+			if o.Torch != v.Torch || o.CUDA == v.CUDA || o.Flavor != v.Flavor || o.OS != v.OS || o.Python != v.Python {
+				continue
+			}
+			tag := ""
+			if len(o.FloatingTags) > 0 {
+				tag = o.FloatingTags[0]
+			} else if len(o.ImmutableTags) > 0 {
+				tag = o.ImmutableTags[0]
+			}
+			v.Alternatives = append(v.Alternatives, Alternative{CUDA: o.CUDA, DriverMin: o.DriverMin, Tag: tag})
+		}
+	}
+}
+
+func lessVariant(a, b *Variant) bool {
+	if c := version.Compare(a.Torch, b.Torch); c != 0 {
+		return c < 0
+	}
+	if c := version.Compare(a.CUDA, b.CUDA); c != 0 {
+		return c < 0
+	}
+	if a.OS != b.OS {
+		return a.OS < b.OS
+	}
+	if c := version.Compare(strings.TrimSuffix(a.Python, "t"), strings.TrimSuffix(b.Python, "t")); c != 0 {
+		return c < 0
+	}
+	if a.Python != b.Python {
+		return a.Python < b.Python
+	}
+	return a.Flavor > b.Flavor // runtime before devel
+}
+
+// TemplateDirExists is the default check for template_dir.
+func TemplateDirExists(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("template directory %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("template directory %s is not a directory", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "Dockerfile.tmpl")); err != nil {
+		return fmt.Errorf("template directory %s has no Dockerfile.tmpl", dir)
+	}
+	return nil
+}

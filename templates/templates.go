@@ -1,0 +1,181 @@
+// Package templates renders a variant's build context: the Dockerfile from a template,
+// the Python installer, the in-image self-check and the facts file it reads.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/template"
+
+	"github.com/torchimg/torchimg/matrix"
+)
+
+//go:embed default
+var embedded embed.FS
+
+// DockerfileTemplate is the name of the Dockerfile template in a template directory.
+const DockerfileTemplate = "Dockerfile.tmpl"
+
+// Context is a rendered build context: file name → content (all at the top level).
+type Context struct {
+	Files map[string][]byte
+}
+
+// Dockerfile returns the rendered Dockerfile.
+func (c *Context) Dockerfile() []byte { return c.Files["Dockerfile"] }
+
+// WriteDir writes the context into dir (created if needed).
+func (c *Context) WriteDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write context %s: %w", dir, err)
+	}
+	names := make([]string, 0, len(c.Files))
+	for n := range c.Files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(n, ".sh") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(dir, n), c.Files[n], mode); err != nil {
+			return fmt.Errorf("write context %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// KV is a sorted name/value pair for templates.
+type KV struct{ Key, Value string }
+
+// Data is what a Dockerfile template sees.
+type Data struct {
+	V            *matrix.Variant
+	Plan         *matrix.Plan
+	Env          []KV // sorted
+	Labels       []KV // sorted
+	TemplateName string
+}
+
+func sortedKV(m map[string]string) []KV {
+	out := make([]KV, 0, len(m))
+	for k, v := range m {
+		out = append(out, KV{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// Quote renders s as a double-quoted Dockerfile word: \, " and $ are escaped so the
+// value reaches the image literally (no variable expansion).
+func Quote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`)
+	return `"` + r.Replace(s) + `"`
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+var funcs = template.FuncMap{
+	"quote": Quote,
+	"join":  strings.Join,
+}
+
+// source returns the template files: the embedded defaults, overlaid by the variant's
+// template directory when it has one (its files win).
+func source(v *matrix.Variant) (map[string][]byte, string, error) {
+	files := map[string][]byte{}
+	err := fs.WalkDir(embedded, "default", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := embedded.ReadFile(p)
+		files[strings.TrimPrefix(p, "default/")] = b
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	name := "embedded default template"
+	if v.TemplateDir != "" {
+		name = v.TemplateDir
+		entries, err := os.ReadDir(v.TemplateDir)
+		if err != nil {
+			return nil, "", fmt.Errorf("template directory of %s: %w", v.ID, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(v.TemplateDir, e.Name()))
+			if err != nil {
+				return nil, "", fmt.Errorf("template directory of %s: %w", v.ID, err)
+			}
+			files[e.Name()] = b
+		}
+	}
+	return files, name, nil
+}
+
+// Render renders the build context of one variant.
+func Render(p *matrix.Plan, v *matrix.Variant) (*Context, error) {
+	src, name, err := source(v)
+	if err != nil {
+		return nil, err
+	}
+	data := Data{V: v, Plan: p, Env: sortedKV(v.Env), Labels: sortedKV(v.Labels), TemplateName: name}
+	ctx := &Context{Files: map[string][]byte{}}
+	for fname, b := range src {
+		if !strings.HasSuffix(fname, ".tmpl") {
+			ctx.Files[fname] = b
+			continue
+		}
+		t, err := template.New(fname).Funcs(funcs).Option("missingkey=error").Parse(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("template %s (%s): %w", fname, name, err)
+		}
+		var out bytes.Buffer
+		if err := t.Execute(&out, data); err != nil {
+			return nil, fmt.Errorf("render %s for %s: %w", fname, v.ID, err)
+		}
+		ctx.Files[strings.TrimSuffix(fname, ".tmpl")] = out.Bytes()
+	}
+	if _, ok := ctx.Files["Dockerfile"]; !ok {
+		return nil, fmt.Errorf("template %s has no %s", name, DockerfileTemplate)
+	}
+	ctx.Files["image.env"] = imageEnv(p, v)
+	return ctx, nil
+}
+
+// imageEnv is the facts file the in-image self-check reads (shell variable assignments).
+func imageEnv(p *matrix.Plan, v *matrix.Variant) []byte {
+	var alts []string
+	for _, a := range v.Alternatives {
+		alts = append(alts, a.CUDA+"="+a.DriverMin+"="+a.Tag)
+	}
+	vals := []KV{
+		{"TORCHIMG_VARIANT", v.ID},
+		{"TORCHIMG_REPOSITORY", p.Repository},
+		{"TORCHIMG_TORCH", v.Torch},
+		{"TORCHIMG_CUDA", v.CUDA},
+		{"TORCHIMG_CUDA_TOOLKIT", v.CUDAToolkit},
+		{"TORCHIMG_DRIVER_MIN", v.DriverMin},
+		{"TORCHIMG_DRIVER_MIN_COMPAT", v.DriverMinCompat},
+		{"TORCHIMG_CUDA_ARCHS", v.CUDAArchs},
+		{"TORCHIMG_ALTERNATIVES", strings.Join(alts, " ")},
+	}
+	var b bytes.Buffer
+	b.WriteString("# Facts about this image for the torchimg self-check (generated; see the image labels).\n")
+	for _, kv := range vals {
+		fmt.Fprintf(&b, "%s=%s\n", kv.Key, shellQuote(kv.Value))
+	}
+	return b.Bytes()
+}
