@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	goccy "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -45,7 +47,8 @@ func parse(data []byte, name string) (*File, Diagnostics) {
 			d.diags.errorf(Pos{File: name, Line: 1, Col: 1}, "the matrix file is empty; it needs at least repository, axes (or include) and tags")
 			return f, d.diags
 		}
-		d.diags.errorf(yamlErrPos(name, err), "YAML syntax: %s", yamlErrMsg(err))
+		pos, msg := syntaxError(data, name, err)
+		d.diags.errorf(pos, "YAML syntax: %s", msg)
 		return f, d.diags
 	}
 	var extra yaml.Node
@@ -65,6 +68,24 @@ func parse(data []byte, name string) (*File, Diagnostics) {
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+
+// syntaxError locates a YAML syntax error. yaml.v3 reports only a line, and sometimes the
+// line where the broken construct began; goccy/go-yaml's parser reports line and column of
+// the offending token, so it is asked first.
+func syntaxError(data []byte, file string, err error) (pos Pos, msg string) {
+	defer func() {
+		if recover() != nil {
+			pos, msg = yamlErrPos(file, err), yamlErrMsg(err)
+		}
+	}()
+	if _, gerr := goccyparser.ParseBytes(data, 0); gerr != nil {
+		var se *goccy.SyntaxError
+		if errors.As(gerr, &se) && se.Token != nil && se.Token.Position != nil {
+			return Pos{File: file, Line: se.Token.Position.Line, Col: se.Token.Position.Column}, se.Message
+		}
+	}
+	return yamlErrPos(file, err), yamlErrMsg(err)
+}
 
 func yamlErrPos(file string, err error) Pos {
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {

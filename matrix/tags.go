@@ -93,6 +93,10 @@ func RenderTag(tmpl string, v *Variant) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return renderTag(t, v)
+}
+
+func renderTag(t *template.Template, v *Variant) (string, error) {
 	var b bytes.Buffer
 	if err := t.Execute(&b, tagData(v)); err != nil {
 		return "", err
@@ -124,29 +128,38 @@ func assignTags(ds *Diagnostics, f *File, db *compat.DB, p *Plan, variants []*Va
 	floatingRule := map[string]int{}
 	var floatingOrder []string
 	hasImmutable := false
+	ruleErrors := false
+	immutableTried := map[*Variant]bool{}
 
 	for ri, rule := range f.Tags {
 		what := fmt.Sprintf("tags[%d]", ri)
 		kind := rule.Kind.Value
 		if !rule.Kind.Set {
 			ds.errorf(rule.Pos, "%s: missing `kind` (immutable or floating)", what)
+			ruleErrors = true
 			continue
 		}
+		if kind == "immutable" {
+			hasImmutable = true
+		}
 		if kind != "immutable" && kind != "floating" {
+			ruleErrors = true
 			ds.errorf(rule.Kind.Pos, "%s.kind %q: valid kinds are immutable, floating%s", what, clip(kind), didYouMean(kind, []string{"immutable", "floating"}))
 			continue
 		}
 		if !printable(rule.Template.Value) {
 			ds.errorf(rule.Template.Pos, "%s.template: control characters are not allowed", what)
+			ruleErrors = true
 			continue
 		}
-		if _, err := template.New("tag").Parse(rule.Template.Value); err != nil {
+		tmpl, err := template.New("tag").Option("missingkey=error").Parse(rule.Template.Value)
+		if err != nil {
 			ds.errorf(rule.Template.Pos, "%s.template: %s", what, cleanTemplateErr(err))
+			ruleErrors = true
 			continue
 		}
 		checkSelectorPatterns(ds, rule.Only, what+".only")
 		if kind == "immutable" {
-			hasImmutable = true
 			if len(rule.Prefer) > 0 {
 				ds.errorf(rule.Prefer[0].Pos, "%s: `prefer` is for floating tags; an immutable tag belongs to exactly one variant", what)
 			}
@@ -165,7 +178,10 @@ func assignTags(ds *Diagnostics, f *File, db *compat.DB, p *Plan, variants []*Va
 				continue
 			}
 			matched++
-			tag, err := RenderTag(rule.Template.Value, v)
+			if kind == "immutable" {
+				immutableTried[v] = true
+			}
+			tag, err := renderTag(tmpl, v)
 			if err != nil {
 				ds.errorf(rule.Template.Pos, "%s.template for variant %s: %s", what, v.ID, cleanTemplateErr(err))
 				continue
@@ -214,11 +230,11 @@ func assignTags(ds *Diagnostics, f *File, db *compat.DB, p *Plan, variants []*Va
 			ds.warnf(rule.Pos, "%s (%s) applies to no variant", what, clip(rule.Template.Value))
 		}
 	}
-	if !hasImmutable && len(f.Tags) > 0 {
+	if !hasImmutable && len(f.Tags) > 0 && !ruleErrors {
 		ds.errorf(f.Tags[0].Pos, "tags: no immutable tag rule; every variant needs one tag that names exactly one build, e.g. {template: \"{{.Torch}}-cuda{{.CUDA.Full}}-py{{.Python}}-{{.Flavor}}-{{.OS}}\", kind: immutable}")
 	}
 	for _, v := range variants {
-		if len(v.ImmutableTags) == 0 && hasImmutable {
+		if len(v.ImmutableTags) == 0 && hasImmutable && !immutableTried[v] && !ruleErrors {
 			ds.errorf(v.src.origin, "variant %s gets no immutable tag (every immutable rule's `only` excludes it)", v.ID)
 		}
 	}

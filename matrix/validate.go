@@ -51,6 +51,9 @@ func NewPlan(f *File, db *compat.DB, opts Options) (*Plan, Diagnostics, error) {
 	sum := sha256.Sum256(f.Raw)
 	p.MatrixRevision = hex.EncodeToString(sum[:])[:12]
 
+	if !f.Repository.Set {
+		f.Repository.Pos = Pos{File: f.Path, Line: 1, Col: 1}
+	}
 	checkRepository(&ds, f.Repository)
 	if f.LabelsPrefix.Set {
 		if !rePrefix.MatchString(f.LabelsPrefix.Value) {
@@ -129,10 +132,8 @@ func NewPlan(f *File, db *compat.DB, opts Options) (*Plan, Diagnostics, error) {
 		ids[v.ID] = vs
 		variants = append(variants, v)
 	}
-	if len(sources) == 0 && !ds.HasErrors() {
-		ds.errorf(Pos{File: f.Path, Line: 1, Col: 1}, "the matrix expands to no variants: every combination of the axes is excluded and there are no include entries")
-	} else if len(sources) == 0 && (f.Axes.Set || len(f.Include) > 0) && len(f.Exclude) > 0 {
-		ds.errorf(f.Exclude[0].Pos, "the matrix expands to no variants: exclude removes every combination of the axes")
+	if len(sources) == 0 && len(f.Exclude) > 0 && f.Axes.Set && len(f.Axes.Torch) > 0 && len(f.Axes.CUDA) > 0 && len(f.Axes.OS) > 0 {
+		ds.errorf(f.Exclude[0].Pos, "the matrix expands to no variants: exclude removes every combination of the axes and there are no include entries")
 	}
 
 	if !ds.HasErrors() {
@@ -230,6 +231,10 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 	if !reOS.MatchString(vs.os.Value) {
 		errf(vs.os.Pos, "os %q: want an OS name like ubuntu24.04; known: %s", clip(vs.os.Value), strings.Join(db.OSNames(), ", "))
 	}
+	if _, known := db.OS(vs.os.Value); !known && reOS.MatchString(vs.os.Value) {
+		errf(vs.os.Pos, "os %q is not in the compatibility data; known: %s%s", vs.os.Value, strings.Join(db.OSNames(), ", "), didYouMean(vs.os.Value, db.OSNames()))
+		return nil, false
+	}
 	if !vs.python.Set {
 		errf(vs.os.Pos, "python: os %q has no default Python in the compatibility data; set python in the axes, defaults or include entry", clip(vs.os.Value))
 	} else if !rePython.MatchString(vs.python.Value) {
@@ -252,20 +257,17 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 	}
 	rel, torchKnown := db.Torch(vs.torch.Value)
 	cudaRel, cudaKnown := db.CUDA(vs.cuda.Value)
-	osRel, osKnown := db.OS(vs.os.Value)
+
 	tv := compat.TorchVariant{}
 	if !torchKnown {
 		sev(vs.torch.Pos, "torch %s is not in the compatibility data; %s", vs.torch.Value, knownTorch(db, vs.torch.Value))
 	} else if t, ok := rel.Variant(vs.cuda.Value); ok {
 		tv = t
-	} else {
+	} else if cudaKnown {
 		sev(vs.cuda.Pos, "torch %s has no %s wheels; it has %s", vs.torch.Value, cudaVariantName(vs.cuda.Value), strings.Join(rel.VariantNames(), ", "))
 	}
 	if !cudaKnown {
 		errf(vs.cuda.Pos, "CUDA %s is not in the compatibility data; known: %s", vs.cuda.Value, strings.Join(db.CUDAVersions(), ", "))
-	}
-	if !osKnown {
-		errf(vs.os.Pos, "os %q is not in the compatibility data; known: %s%s", vs.os.Value, strings.Join(db.OSNames(), ", "), didYouMean(vs.os.Value, db.OSNames()))
 	}
 	if torchKnown && len(rel.Python) > 0 && !slices.Contains(rel.Python, vs.python.Value) {
 		sev(vs.python.Pos, "torch %s supports Python %s; not %s", vs.torch.Value, strings.Join(rel.Python, ", "), vs.python.Value)
@@ -306,7 +308,6 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 		Origin:      fmt.Sprintf("%s (%s)", vs.origin, vs.originName),
 		src:         *vs,
 	}
-	_ = osRel
 	if tv.CUDNN.Known() {
 		v.CUDNN = tv.CUDNN.Value
 	}
@@ -401,6 +402,11 @@ func nvidiaFlavor(f string) string {
 // finishVariants fills the fields that need the whole plan.
 func finishVariants(p *Plan, vs []*Variant) {
 	sort.SliceStable(vs, func(i, j int) bool { return lessVariant(vs[i], vs[j]) })
+	groups := map[string][]*Variant{}
+	key := func(v *Variant) string { return v.Torch + "|" + v.Flavor + "|" + v.OS + "|" + v.Python }
+	for _, v := range vs {
+		groups[key(v)] = append(groups[key(v)], v)
+	}
 	for _, v := range vs {
 		v.Tags = append(append([]string(nil), v.ImmutableTags...), v.FloatingTags...)
 		if v.ImmutableTags == nil {
@@ -409,8 +415,10 @@ func finishVariants(p *Plan, vs []*Variant) {
 		if v.FloatingTags == nil {
 			v.FloatingTags = []string{}
 		}
-		for _, o := range vs {
-			if o.Torch != v.Torch || o.CUDA == v.CUDA || o.Flavor != v.Flavor || o.OS != v.OS || o.Python != v.Python {
+	}
+	for _, v := range vs {
+		for _, o := range groups[key(v)] {
+			if o.CUDA == v.CUDA {
 				continue
 			}
 			tag := ""

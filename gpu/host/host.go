@@ -1,0 +1,73 @@
+// Package host reads the facts about the local NVIDIA driver and GPUs that
+// decide whether a CUDA image can run here: the driver version, the CUDA
+// version the driver supports, and each GPU's name, brand and compute
+// capability. The facts come from NVML (go-nvml, which needs cgo; without cgo
+// the NVML source reports "unavailable") or, for what-if questions, from
+// values the caller gives (Static).
+package host
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/torchimg/torchimg/gpu/require"
+)
+
+// GPU is one visible GPU.
+type GPU struct {
+	Index     int
+	Name      string // "NVIDIA H100 80GB HBM3"
+	UUID      string
+	Brand     string // lower-case NVML brand: tesla, quadro, nvs, grid, geforce, titan, nvidia, nvidiartx, quadrortx, geforcertx, titanrtx, vapps, vpc, vcs, vws, cloudgaming, unknown
+	Arch      string // compute capability "9.0"
+	MemoryMiB uint64 // 0 when NVML does not report it
+}
+
+// Facts describe the host. When DriverFound is false only Reason is set.
+type Facts struct {
+	DriverFound bool
+	Reason      string // why no driver facts, e.g. "no NVIDIA driver found (libnvidia-ml.so.1 not loadable)"
+	Driver      string // "550.54.15"
+	CUDA        string // CUDA version the driver supports, "12.4" (from 12040)
+	GPUs        []GPU
+}
+
+// Source produces host facts.
+type Source interface {
+	// Facts reads the facts. A missing or unusable driver is a Facts state
+	// (DriverFound=false with a Reason), not an error; an error means a real
+	// failure after the driver library was initialised.
+	Facts(ctx context.Context) (Facts, error)
+}
+
+// Static returns a Source that always reports f: what-if checks such as
+// "check --driver 550.54.15 --gpu-cc 9.0".
+func Static(f Facts) Source { return staticSource(f) }
+
+type staticSource Facts
+
+func (s staticSource) Facts(ctx context.Context) (Facts, error) {
+	f := Facts(s)
+	f.GPUs = append([]GPU(nil), f.GPUs...)
+	return f, ctx.Err()
+}
+
+// RequireHost converts the facts to the requirement evaluator's model. Facts
+// without a driver give an empty Host, on which every requirement holds
+// (unknown values pass), so check DriverFound first.
+func (f Facts) RequireHost() require.Host {
+	if !f.DriverFound {
+		return require.Host{}
+	}
+	h := require.Host{CUDA: f.CUDA, Driver: f.Driver}
+	for _, g := range f.GPUs {
+		h.Devices = append(h.Devices, require.Device{Name: g.Name, Brand: g.Brand, Arch: g.Arch})
+	}
+	return h
+}
+
+// CUDAVersion formats nvmlSystemGetCudaDriverVersion's integer the way
+// libnvidia-container and nvidia-smi do: 12040 -> "12.4", 12080 -> "12.8".
+func CUDAVersion(v int) string {
+	return strconv.Itoa(v/1000) + "." + strconv.Itoa(v%1000/10)
+}

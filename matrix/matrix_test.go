@@ -1,0 +1,381 @@
+package matrix
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/torchimg/torchimg/matrix/compat"
+)
+
+func db(t testing.TB) *compat.DB {
+	t.Helper()
+	d, err := compat.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func planString(t *testing.T, src string) (*Plan, Diagnostics, error) {
+	t.Helper()
+	f, err := Parse([]byte(src), "m.yaml")
+	if err != nil {
+		return nil, err.(*InvalidError).Diagnostics, err
+	}
+	return NewPlan(f, db(t), Options{})
+}
+
+// Every bad matrix in testdata/invalid fails with the diagnostics in its .want file
+// (LINE:COL: severity: message, one per line).
+func TestInvalidMatrices(t *testing.T) {
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	if len(files) < 25 {
+		t.Fatalf("want at least 25 bad matrices, have %d", len(files))
+	}
+	for _, path := range files {
+		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			want, err := os.ReadFile(strings.TrimSuffix(path, ".yaml") + ".want")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, ds, err := Load(path, db(t), Options{})
+			if err == nil {
+				t.Fatalf("%s: loaded without error", path)
+			}
+			var got []string
+			for _, d := range ds.Errors() {
+				got = append(got, strings.ReplaceAll(strings.TrimPrefix(d.String(), path+":"), path, filepath.Base(path)))
+			}
+			for _, w := range strings.Split(strings.TrimSpace(string(want)), "\n") {
+				if !slices.Contains(got, w) {
+					t.Errorf("missing diagnostic\n want: %s\n  got: %s", w, strings.Join(got, "\n       "))
+				}
+			}
+		})
+	}
+}
+
+func TestProjectMatrix(t *testing.T) {
+	p, ds, err := Load("../matrix.yaml", db(t), Options{})
+	if err != nil {
+		t.Fatalf("matrix.yaml is invalid:\n%v", err)
+	}
+	if w := ds.Warnings(); len(w) > 0 {
+		t.Errorf("matrix.yaml has warnings:\n%s", w.Error())
+	}
+	owner := map[string]string{}
+	for _, v := range p.Variants {
+		for _, tag := range v.Tags {
+			if prev, dup := owner[tag]; dup {
+				t.Errorf("tag %s on %s and %s", tag, prev, v.ID)
+			}
+			owner[tag] = v.ID
+		}
+	}
+	get := func(tag string) *Variant {
+		id, ok := owner[tag]
+		if !ok {
+			t.Fatalf("no variant has tag %s", tag)
+		}
+		v, _ := p.Variant(id)
+		return v
+	}
+	if v := get("2.9-cu128"); v.Torch != "2.9.1" || v.CUDA != "12.8" || v.Flavor != "runtime" || v.OS != "ubuntu24.04" {
+		t.Errorf("2.9-cu128 went to %s", v.ID)
+	}
+	if v := get("2.9"); v.Torch != "2.9.1" || v.CUDA != "12.8" {
+		t.Errorf("2.9 went to %s, want a cu128 variant of 2.9.1 (its PyPI default)", v.ID)
+	}
+	if v := get("lts"); v.Torch != "2.7.1" || v.CUDA != "11.8" || v.Flavor != "runtime" {
+		t.Errorf("lts went to %s", v.ID)
+	}
+	if v := get("latest"); v.Torch != "2.13.0" || v.CUDA != "13.0" {
+		t.Errorf("latest went to %s", v.ID)
+	}
+	for _, tv := range []string{"2.9.1", "2.10.0", "2.11.0", "2.12.1", "2.13.0"} {
+		rel, _ := db(t).Torch(tv)
+		for _, cu := range rel.VariantNames() {
+			if _, ok := owner[tv[:strings.LastIndex(tv, ".")]+"-"+cu]; !ok {
+				t.Errorf("torch %s %s has no floating tag: the project matrix should build every official variant", tv, cu)
+			}
+		}
+	}
+}
+
+func TestUnquotedNumbersKeepTheirText(t *testing.T) {
+	// 12.10 must not become 12.1 (viper does that; we decode scalars as text).
+	_, ds, err := planString(t, "repository: r.example/x\naxes: {torch: [2.9.1], cuda: [12.10], os: [ubuntu24.04]}\ntags: [{template: x, kind: immutable}]\n")
+	if err == nil || !strings.Contains(ds.Error(), "CUDA 12.10 is not in the compatibility data") {
+		t.Fatalf("want an error about CUDA 12.10, got %v", ds)
+	}
+}
+
+const base = `repository: ghcr.io/example/pytorch-cuda
+axes:
+  torch: ["2.9.1", "2.10.0"]
+  cuda: ["12.6", "12.8"]
+  os: [ubuntu22.04, ubuntu24.04]
+  flavor: [runtime, devel]
+tags:
+  - {template: "{{.Torch}}-cuda{{.CUDA.Full}}-py{{.Python}}-{{.Flavor}}-{{.OS}}", kind: immutable}
+`
+
+func TestFloatingPreference(t *testing.T) {
+	for _, tc := range []struct {
+		name, rule string
+		want       string // variant id, or "" for an error
+		errSub     string
+	}{
+		{"prefer mapping keys in order", `{template: "{{.Torch.MajorMinor}}-cu{{.CUDA.Short}}", kind: floating, prefer: {os: ubuntu24.04, flavor: runtime}}`, "2.9.1-cu128-py3.12-runtime-ubuntu24.04", ""},
+		{"no prefer", `{template: "{{.Torch.MajorMinor}}", kind: floating}`, "", "is claimed by 8 variants"},
+		{"highest torch", `{template: "latest", kind: floating, only: {pypi_default: true}, prefer: [{highest: torch}, {flavor: runtime}, {os: ubuntu24.04}]}`, "2.10.0-cu128-py3.12-runtime-ubuntu24.04", ""},
+		{"rule that matches nobody is skipped", `{template: "{{.Torch.MajorMinor}}-cu{{.CUDA.Short}}", kind: floating, prefer: [{os: ubuntu20.04}, {flavor: runtime}, {os: ubuntu22.04}]}`, "2.9.1-cu128-py3.10-runtime-ubuntu22.04", ""},
+		{"undecided", `{template: "x", kind: floating, prefer: {flavor: runtime}}`, "", "the prefer rules leave"},
+		{"bad highest", `{template: "x", kind: floating, prefer: [{highest: os}]}`, "", "valid fields are torch, cuda, python"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, ds, err := planString(t, base+"  - "+tc.rule+"\n")
+			if tc.want == "" {
+				if err == nil || !strings.Contains(ds.Error(), tc.errSub) {
+					t.Fatalf("want error containing %q, got %v / %v", tc.errSub, err, ds)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, v := range p.Variants {
+				if len(v.FloatingTags) > 0 {
+					got = append(got, v.ID)
+				}
+			}
+			if !slices.Contains(got, tc.want) {
+				t.Errorf("floating tag went to %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSettingsLayering(t *testing.T) {
+	src := base + `defaults:
+  extra_packages: [numpy]
+  build_args: {A: "1", B: "1"}
+overrides:
+  - match: {flavor: devel}
+    extra_packages: [ninja]
+    build_args: {B: "2"}
+    index_url: https://mirror.example/whl/cu128
+include:
+  - {torch: "2.9.1", cuda: "12.8", os: ubuntu24.04, flavor: devel, build_args: {B: "3"}, labels: {org.example.team: ml}}
+`
+	p, _, err := planString(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := p.Variant("2.9.1-cu128-py3.12-devel-ubuntu24.04")
+	if !ok {
+		t.Fatal("variant missing")
+	}
+	if !slices.Equal(v.ExtraPackages, []string{"numpy", "ninja"}) || v.BuildArgs["A"] != "1" || v.BuildArgs["B"] != "3" || v.IndexURL != "https://mirror.example/whl/cu128" || v.Labels["org.example.team"] != "ml" {
+		t.Errorf("layering wrong: %+v %v %s %v", v.ExtraPackages, v.BuildArgs, v.IndexURL, v.Labels)
+	}
+	r, _ := p.Variant("2.9.1-cu128-py3.12-runtime-ubuntu24.04")
+	if r.BuildArgs["B"] != "1" || r.IndexURL != "https://download.pytorch.org/whl/cu128" || len(r.ExtraPackages) != 1 {
+		t.Errorf("runtime variant got devel settings: %v %s", r.BuildArgs, r.IndexURL)
+	}
+	if len(p.Variants) != 16 {
+		t.Errorf("include naming an existing variant must not add one: %d variants", len(p.Variants))
+	}
+}
+
+func TestAllowUnofficialWarns(t *testing.T) {
+	src := `repository: ghcr.io/example/x
+include:
+  - {torch: "2.9.1", cuda: "11.8", os: ubuntu22.04, allow_unofficial: true, index_url: "https://wheels.example/cu118"}
+tags: [{template: "{{.Torch}}-{{.CUDA.Variant}}", kind: immutable}]
+`
+	p, ds, err := planString(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ds.Warnings().Error(), "torch 2.9.1 has no cu118 wheels") || !p.Variants[0].Unofficial {
+		t.Errorf("want a warning and an unofficial variant, got %v", ds)
+	}
+	if p.Variants[0].CUDNN != "" {
+		t.Errorf("an unofficial variant must not claim a cuDNN version: %q", p.Variants[0].CUDNN)
+	}
+}
+
+func TestLabelsAndEnv(t *testing.T) {
+	p, _, err := planString(t, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := p.Variant("2.9.1-cu128-py3.12-runtime-ubuntu24.04")
+	want := map[string]string{
+		"io.torchimg.torch.version":          "2.9.1",
+		"io.torchimg.torch.cuda":             "12.8",
+		"io.torchimg.cuda.version":           "12.8.1",
+		"io.torchimg.cudnn.version":          "9.10.2.21",
+		"io.torchimg.nccl.version":           "2.27.5",
+		"io.torchimg.python.version":         "3.12",
+		"io.torchimg.driver.minimum":         "570.124.06",
+		"io.torchimg.driver.minimum-compat":  "525",
+		"io.torchimg.cuda.archs":             "7.0;7.5;8.0;8.6;9.0;10.0;12.0",
+		"org.opencontainers.image.base.name": "nvidia/cuda:12.8.1-base-ubuntu24.04",
+	}
+	for k, w := range want {
+		if v.Labels[k] != w {
+			t.Errorf("label %s = %q, want %q", k, v.Labels[k], w)
+		}
+	}
+	if !strings.HasPrefix(v.Env["NVIDIA_REQUIRE_CUDA"], "cuda>=12.8 brand=") {
+		t.Errorf("NVIDIA_REQUIRE_CUDA = %q", v.Env["NVIDIA_REQUIRE_CUDA"])
+	}
+	d, _ := p.Variant("2.9.1-cu128-py3.12-devel-ubuntu24.04")
+	if d.Base != "nvidia/cuda:12.8.1-devel-ubuntu24.04" {
+		t.Errorf("devel base = %s", d.Base)
+	}
+}
+
+// A maintainer adds a CUDA variant by editing the compatibility data and matrix.yaml only.
+func TestAddCUDAVariantByDataOnly(t *testing.T) {
+	data, err := os.ReadFile("compat/compat.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	s = strings.Replace(s, "\ncuda:\n", `
+cuda:
+  - version: "13.4"
+    image: "13.4.0"
+    source: "test"
+    compat_floor: {value: "580", source: "test"}
+    archs: {value: "7.5;8.0;9.0;10.0;12.0", source: "test"}
+    updates:
+      - {version: "13.4.0", min_driver: {value: "600.10.01", source: "test"}}
+`, 1)
+	s = strings.Replace(s, "\nimages:\n", `
+images:
+  - toolkit: "13.4.0"
+    cudnn: cudnn
+    complete: true
+    source: "test"
+    tags:
+      - {os: ubuntu24.04, status: exists, flavors: [base, devel], source: "test"}
+`, 1)
+	s += `
+  - series: "2.14"
+    releases: ["2.14.0"]
+    default: cu134
+    python: ["3.12"]
+    source: "test"
+    variants:
+      - name: cu134
+        cuda: "13.4"
+        source: "test"
+        cudnn: {value: "9.24.0.43", source: "test"}
+        nccl: {value: "2.30.7", source: "test"}
+        archs: {value: "7.5;8.0;9.0;10.0;12.0+PTX", source: "test"}
+        toolkit: {value: "13.4.0", source: "test"}
+`
+	d, err := compat.Load([]byte(s), "compat.yaml")
+	if err != nil {
+		t.Fatalf("edited data does not load: %v", err)
+	}
+	f, err := Parse([]byte(`repository: ghcr.io/example/x
+axes: {torch: ["2.14.0"], cuda: ["13.4"], os: [ubuntu24.04]}
+tags: [{template: "{{.Torch}}-cuda{{.CUDA.Full}}", kind: immutable}, {template: "{{.Torch.MajorMinor}}", kind: floating, only: {pypi_default: true}}]
+`), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := NewPlan(f, d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.Variants[0]
+	if v.Base != "nvidia/cuda:13.4.0-base-ubuntu24.04" || v.DriverMin != "600.10.01" || !slices.Equal(v.Tags, []string{"2.14.0-cuda13.4.0", "2.14"}) {
+		t.Errorf("new variant: base %s driver %s tags %v", v.Base, v.DriverMin, v.Tags)
+	}
+}
+
+func TestFilterAndShard(t *testing.T) {
+	p, _, err := planString(t, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ParseOnly("torch=2.9.*,cuda=12.8|cu126,flavor=runtime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Apply(p.Variants); len(got) != 4 {
+		t.Errorf("--only selected %d, want 4", len(got))
+	}
+	for _, bad := range []string{"torch", "colour=red", "torch=[", "=x"} {
+		if _, err := ParseOnly(bad); err == nil {
+			t.Errorf("ParseOnly(%q) accepted", bad)
+		}
+	}
+	seen := map[string]int{}
+	for k := 1; k <= 3; k++ {
+		var sf Filter
+		if err := sf.ParseShard(strings.Join([]string{string(rune('0' + k)), "3"}, "/")); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range sf.Apply(p.Variants) {
+			seen[v.ID]++
+		}
+	}
+	if len(seen) != len(p.Variants) {
+		t.Errorf("shards cover %d of %d variants", len(seen), len(p.Variants))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s in %d shards", id, n)
+		}
+	}
+	var sf Filter
+	for _, bad := range []string{"0/3", "4/3", "1/0", "x/y", "1"} {
+		if err := sf.ParseShard(bad); err == nil {
+			t.Errorf("ParseShard(%q) accepted", bad)
+		}
+	}
+}
+
+func TestPlanJSONFields(t *testing.T) {
+	p, _, err := planString(t, base+`  - {template: "{{.Torch.MajorMinor}}-cu{{.CUDA.Short}}", kind: floating, prefer: {os: ubuntu24.04, flavor: runtime}}`+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WritePlan(&b, p, p.Variants, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Variants []map[string]any `json:"variants"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"id", "torch", "cuda", "os", "python", "flavor", "base", "tags", "labels", "env", "build_args"} {
+		if _, ok := out.Variants[0][k]; !ok {
+			t.Errorf("plan JSON lacks %q", k)
+		}
+	}
+	b.Reset()
+	if err := WritePlan(&b, p, p.Variants, "github"); err != nil || !strings.HasPrefix(b.String(), `{"include":[{"id":`) {
+		t.Errorf("github output: %v %s", err, b.String())
+	}
+	b.Reset()
+	if err := WritePlan(&b, p, p.Variants, "markdown"); err != nil || !strings.Contains(b.String(), "`2.9-cu128`") || !strings.Contains(b.String(), "driver ≥ 570.124.06") {
+		t.Errorf("markdown output: %v\n%s", err, b.String())
+	}
+}

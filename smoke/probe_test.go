@@ -1,0 +1,100 @@
+package smoke
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func sp(s string) *string { return &s }
+
+func TestCompare(t *testing.T) {
+	labels := map[string]string{
+		"io.torchimg.python.version":     "3.12",
+		"io.torchimg.torch.version":      "2.9.1",
+		"io.torchimg.torch.cuda-variant": "cu128",
+		"io.torchimg.torch.cuda":         "12.8",
+		"io.torchimg.cudnn.version":      "9.10.2.21",
+		"io.torchimg.nccl.version":       "2.27.5",
+		"io.torchimg.cuda.archs":         "7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX",
+		"io.torchimg.cuda.version":       "12.8.1",
+	}
+	good := func() *Findings {
+		return &Findings{Python: "3.12", Torch: "2.9.1+cu128", TorchCUDA: sp("12.8"), CUDNN: sp("9.10.2"), NCCL: sp("2.27.5"),
+			ArchFlags: sp("sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120 compute_120"), CUDAToolkitEnv: sp("12.8.1"),
+			Packages: map[string]PackageCheck{"numpy": {OK: true, Version: "2.1.0"}}}
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Findings)
+		fail   string // label that must mismatch; "" = pass
+	}{
+		{"all true", func(*Findings) {}, ""},
+		{"wrong cuda", func(f *Findings) { f.TorchCUDA = sp("12.6") }, "io.torchimg.torch.cuda"},
+		{"wrong local version", func(f *Findings) { f.Torch = "2.9.1+cu126" }, "io.torchimg.torch.cuda-variant"},
+		{"wrong torch", func(f *Findings) { f.Torch = "2.9.0+cu128" }, "io.torchimg.torch.version"},
+		{"wrong python", func(f *Findings) { f.Python = "3.11" }, "io.torchimg.python.version"},
+		{"wrong cudnn", func(f *Findings) { f.CUDNN = sp("9.1.0") }, "io.torchimg.cudnn.version"},
+		{"no nccl", func(f *Findings) { f.NCCL = nil }, "io.torchimg.nccl.version"},
+		{"missing PTX", func(f *Findings) { f.ArchFlags = sp("sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120") }, "io.torchimg.cuda.archs"},
+		{"other toolkit", func(f *Findings) { f.CUDAToolkitEnv = sp("12.8.0") }, "io.torchimg.cuda.version"},
+		{"package broken", func(f *Findings) { f.Packages["numpy"] = PackageCheck{Error: "import numpy: boom"} }, "package numpy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := good()
+			tc.mutate(f)
+			r := Compare(labels, "io.torchimg", []string{"numpy>=2"}, f)
+			if tc.fail == "" {
+				if r.Status != "passed" {
+					t.Fatalf("failed: %s", r.Diff())
+				}
+				return
+			}
+			if r.Status != "failed" || len(r.Failed()) != 1 || r.Failed()[0].Label != tc.fail {
+				t.Fatalf("want exactly %s to mismatch, got %+v", tc.fail, r.Failed())
+			}
+			if !strings.Contains(r.Diff(), tc.fail) {
+				t.Errorf("diff does not name the label: %s", r.Diff())
+			}
+		})
+	}
+	f := good()
+	f.CUDAToolkitEnv = nil
+	if r := Compare(labels, "io.torchimg", nil, f); r.Status != "passed" || r.Checks[len(r.Checks)-1].Status != "unchecked" {
+		t.Errorf("a base without CUDA_VERSION leaves the toolkit label unchecked, not failed: %+v", r.Checks)
+	}
+}
+
+func TestArchFlags(t *testing.T) {
+	if got := strings.Join(ArchFlags("7.5;8.0;12.0+PTX"), " "); got != "compute_120 sm_120 sm_75 sm_80" {
+		t.Errorf("ArchFlags = %s", got)
+	}
+}
+
+// The probe runs under the machine's python3 without torch and reports that, never crashing.
+func TestProbeWithoutTorch(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatalf("python3 is needed: %v", err)
+	}
+	dir := t.TempDir()
+	script := filepath.Join(dir, "probe.py")
+	if err := os.WriteFile(script, Script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, "-I", script, "--package", "definitely-not-installed-pkg")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("probe exited with %v: %s", err, out)
+	}
+	f, err := ParseFindings(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Python == "" || len(f.Errors) == 0 || !strings.Contains(f.Errors[0], "import torch") {
+		t.Errorf("findings: %+v", f)
+	}
+}

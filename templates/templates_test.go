@@ -1,0 +1,113 @@
+package templates
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/matrix/compat"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func plan(t *testing.T) *matrix.Plan {
+	t.Helper()
+	db, err := compat.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := matrix.Load("testdata/matrix.yaml", db, matrix.Options{TemplateExists: matrix.TemplateDirExists})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestGoldenDockerfiles(t *testing.T) {
+	p := plan(t)
+	if len(p.Variants) != 4 {
+		t.Fatalf("%d variants", len(p.Variants))
+	}
+	for _, v := range p.Variants {
+		t.Run(v.ID, func(t *testing.T) {
+			c, err := Render(p, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "golden", v.ID+".Dockerfile")
+			if *update {
+				if err := os.WriteFile(golden, c.Dockerfile(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./templates -update)", err)
+			}
+			if !bytes.Equal(c.Dockerfile(), want) {
+				t.Errorf("%s differs from the rendering; review and run go test ./templates -update\n--- got:\n%s", golden, c.Dockerfile())
+			}
+		})
+	}
+}
+
+func TestContextFiles(t *testing.T) {
+	p := plan(t)
+	v, _ := p.Variant("2.9.1-cu128-py3.12-runtime-ubuntu24.04")
+	c, err := Render(p, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"Dockerfile", "install-python.sh", "torchimg-entrypoint.sh", "selfcheck.sh", "image.env"} {
+		if len(c.Files[f]) == 0 {
+			t.Errorf("context lacks %s", f)
+		}
+	}
+	if _, ok := c.Files["Dockerfile.tmpl"]; ok {
+		t.Error("the template itself must not be in the context")
+	}
+	env := string(c.Files["image.env"])
+	for _, want := range []string{"TORCHIMG_DRIVER_MIN='570.124.06'", "TORCHIMG_DRIVER_MIN_COMPAT='525'", "TORCHIMG_ALTERNATIVES='12.6=560.35.05=2.9-cu126'"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("image.env lacks %s:\n%s", want, env)
+		}
+	}
+	// A $ in a label reaches the image literally, not as a build-time variable.
+	if !strings.Contains(string(c.Dockerfile()), `org.example.cost-center="ml-\$infra"`) {
+		t.Error("label value with $ not escaped")
+	}
+	dir := t.TempDir()
+	if err := c.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "selfcheck.sh")); err != nil || st.Mode()&0o100 == 0 {
+		t.Errorf("selfcheck.sh not executable: %v", err)
+	}
+}
+
+func TestUserTemplateDir(t *testing.T) {
+	p := plan(t)
+	v, _ := p.Variant("2.9.1-cu126-py3.12-runtime-ubuntu24.04")
+	c, err := Render(p, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(c.Dockerfile()), "# A user template") || string(c.Files["extra.txt"]) != "copied verbatim\n" {
+		t.Errorf("user template not used:\n%s", c.Dockerfile())
+	}
+	if len(c.Files["selfcheck.sh"]) == 0 {
+		t.Error("default files must stay available to user templates")
+	}
+}
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{`a`: `"a"`, `a"b`: `"a\"b"`, `$HOME`: `"\$HOME"`, `a\b`: `"a\\b"`} {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
