@@ -3,7 +3,9 @@ package main
 import "github.com/spf13/cobra"
 
 // addMoreCommands registers the commands of later stages.
-func (a *app) addMoreCommands(root *cobra.Command) {}
+func (a *app) addMoreCommands(root *cobra.Command) {
+	root.AddCommand(a.buildCmd())
+}
 
 func (a *app) addPlanDiffFlags(cmd *cobra.Command) {}
 

@@ -1,0 +1,92 @@
+package build
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// imageSize adds up config and layer sizes of the platform image(s) of a result (manifests
+// only: no layer is downloaded). Attestation manifests are not counted.
+func imageSize(ctx context.Context, r *Result) (int64, error) {
+	var idx v1.ImageIndex
+	switch {
+	case r.StagedRef != "":
+		ref, err := name.ParseReference(r.StagedRef)
+		if err != nil {
+			return 0, err
+		}
+		d, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+		if err != nil {
+			return 0, fmt.Errorf("size of %s: %w", r.StagedRef, err)
+		}
+		if !d.MediaType.IsIndex() {
+			img, err := d.Image()
+			if err != nil {
+				return 0, err
+			}
+			return manifestSize(img)
+		}
+		if idx, err = d.ImageIndex(); err != nil {
+			return 0, err
+		}
+	case r.OCIDir != "":
+		root, err := layout.ImageIndexFromPath(r.OCIDir)
+		if err != nil {
+			return 0, fmt.Errorf("size of %s: %w", r.OCIDir, err)
+		}
+		im, err := root.IndexManifest()
+		if err != nil || len(im.Manifests) == 0 {
+			return 0, fmt.Errorf("size of %s: empty layout", r.OCIDir)
+		}
+		if !im.Manifests[0].MediaType.IsIndex() {
+			img, err := root.Image(im.Manifests[0].Digest)
+			if err != nil {
+				return 0, err
+			}
+			return manifestSize(img)
+		}
+		if idx, err = root.ImageIndex(im.Manifests[0].Digest); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, nil
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, m := range im.Manifests {
+		if m.Annotations["vnd.docker.reference.type"] == "attestation-manifest" || !m.MediaType.IsImage() {
+			continue
+		}
+		img, err := idx.Image(m.Digest)
+		if err != nil {
+			return 0, err
+		}
+		n, err := manifestSize(img)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func manifestSize(img v1.Image) (int64, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return 0, err
+	}
+	n := m.Config.Size
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	return n, nil
+}
