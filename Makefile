@@ -25,7 +25,8 @@ unit:
 	$(GO) test -short ./...
 
 demo: build prereqs
-	$(GO) run ./internal/testenv/devenv -wheels examples/offline/wheels.yaml -- bash hack/demo.sh
+	$(GO) build -o bin/devenv ./internal/testenv/devenv
+	bin/devenv -wheels examples/offline/wheels.yaml -- bash hack/demo.sh
 
 fuzz:
 	$(GO) test ./matrix -run '^$$' -fuzz FuzzLoad -fuzztime 3m
@@ -34,7 +35,7 @@ bench:
 	$(GO) test ./matrix -run '^$$' -bench . -benchtime 5x
 
 bench-build: build prereqs
-	$(GO) run ./internal/testenv/devenv -wheels examples/offline/wheels.yaml -- bash hack/bench-build.sh
+	$(GO) build -o bin/torchimg ./cmd/torchimg && $(GO) run ./internal/testenv/benchbuild -torchimg bin/torchimg
 
 clean:
 	rm -rf bin dist

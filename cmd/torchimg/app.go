@@ -182,7 +182,7 @@ for CI fan-out), markdown (a torch × CUDA grid with tags and minimum drivers fo
 				return err
 			}
 			if a.v.GetBool("diff") {
-				return a.planDiff(cmd, f)
+				return a.planDiff(cmd.Context(), f)
 			}
 			p, err := a.loadPlan()
 			if err != nil {

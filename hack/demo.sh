@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The offline demo of the whole pipeline, run by `make demo` inside internal/testenv/devenv, which
+# provides a real buildkitd, a registry on 127.0.0.1:5055 and a package index on 127.0.0.1:5056
+# (TORCHIMG_BUILDER, TORCHIMG_TEST_REGISTRY, ...).
+set -euo pipefail
+T=${TORCHIMG:-bin/torchimg}
+M=examples/offline/matrix.yaml
+REG=${TORCHIMG_TEST_REGISTRY:?run through make demo}
+mkdir -p dist
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "validate the matrix"
+$T validate -f "$M"
+
+step "plan: variants, tags, minimum drivers"
+$T plan -f "$M"
+
+step "render one Dockerfile for review"
+$T render -f "$M" --only id=2.13.0-cu130-py3.11-runtime-debian12 | sed -n '1,30p'
+echo "..."
+
+step "what a publish would change (nothing is published yet)"
+$T plan -f "$M" --diff
+
+step "build all variants through BuildKit; each image is probed before it is pushed to staging"
+$T build -f "$M" --builder "$TORCHIMG_BUILDER" --stage "$REG/torchimg-demo/staging" \
+  --progress plain --report dist/build.json 2> >(grep -E '^\[|^#[0-9]+ \[|VARIANT|passed|failed|variant\(s\)|build report|^  ' >&2 || true)
+
+step "publish: copy by digest, immutable tags, then floating tags"
+$T publish --report dist/build.json --matrix "$M" --record dist/release.json --record-md dist/release.md
+
+step "publish again: nothing to do"
+$T publish --report dist/build.json --matrix "$M"
+
+step "inspect a published tag (manifest and config only, no layers)"
+$T inspect "$REG/torchimg-demo/pytorch-cuda:2.13-cu130"
+
+step "the release record"
+cat dist/release.md

@@ -1,0 +1,430 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/errgroup"
+)
+
+// Tag operations in a plan of changes.
+const (
+	OpCreate    = "create"
+	OpMove      = "move"
+	OpUnchanged = "unchanged"
+	OpConflict  = "conflict"
+	OpHeld      = "held"
+)
+
+// Action is one tag change (done, or planned in a dry run).
+type Action struct {
+	Tag         string `json:"tag"`
+	Kind        string `json:"kind"` // immutable or floating
+	Op          string `json:"op"`
+	Variant     string `json:"variant"`
+	To          string `json:"to,omitempty"`
+	From        string `json:"from,omitempty"`
+	FromVariant string `json:"from_variant,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Done        bool   `json:"done"`
+}
+
+// Publisher promotes a release.
+type Publisher struct {
+	Options Options
+	// Force moves immutable tags that point to another image.
+	Force bool
+	// DryRun computes the actions and changes nothing.
+	DryRun bool
+	Log    *slog.Logger
+}
+
+// Result of a publish.
+type Result struct {
+	Repository string
+	Actions    []Action
+	// Published are the variants whose image and immutable tags are in the release repository.
+	Published []string
+	// Digests maps variant id → the digest its tags point to.
+	Digests map[string]string
+	// FloatingHeld says why floating tags did not move ("" when they did).
+	FloatingHeld string
+	Verified     []string
+	Errors       []string
+}
+
+// Failed reports whether anything went wrong.
+func (r *Result) Failed() bool { return len(r.Errors) > 0 || r.FloatingHeld != "" }
+
+// Publish copies every passing variant by digest into repo, tags immutable tags, then —
+// only when the release is complete, every variant passed and no immutable tag conflicted —
+// moves the floating tags. Re-running finishes an interrupted publish; nothing is uploaded twice.
+func (p *Publisher) Publish(ctx context.Context, rel *Release, repo string) (*Result, error) {
+	log := p.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	target, err := name.NewRepository(repo)
+	if err != nil {
+		return nil, fmt.Errorf("release repository %q: %w", repo, err)
+	}
+	opts := p.Options.remote(ctx)
+	res := &Result{Repository: target.Name(), Digests: map[string]string{}}
+	var mu sync.Mutex
+	record := func(a Action) {
+		mu.Lock()
+		res.Actions = append(res.Actions, a)
+		mu.Unlock()
+	}
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		res.Errors = append(res.Errors, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+
+	// 1. Images by digest, then immutable tags, per passing variant.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	conflicted := false
+	for _, e := range rel.Entries {
+		if !e.Passed() {
+			for _, t := range e.ImmutableTags {
+				record(Action{Tag: t, Kind: "immutable", Op: OpHeld, Variant: e.ID, Reason: "variant " + e.Status})
+			}
+			continue
+		}
+		g.Go(func() error {
+			if err := p.copyImage(gctx, e, target, opts); err != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				fail("%s: copy %s to %s: %v", e.ID, e.Source, target.Name(), err)
+				return nil
+			}
+			effective := e.Digest
+			ok := true
+			for _, t := range e.ImmutableTags {
+				a, eff, err := p.immutableTag(gctx, target.Tag(t), e, opts)
+				if err != nil {
+					if gctx.Err() != nil {
+						return gctx.Err()
+					}
+					fail("%s: tag %s: %v", e.ID, t, err)
+					ok = false
+					continue
+				}
+				if a.Op == OpConflict {
+					mu.Lock()
+					conflicted = true
+					res.Errors = append(res.Errors, fmt.Sprintf("immutable tag %s:%s points to %s, not to %s (variant %s); refusing to move it (use --force to overwrite)", target.Name(), t, a.From, e.Digest, e.ID))
+					mu.Unlock()
+					ok = false
+				}
+				if eff != "" {
+					effective = eff
+				}
+				record(a)
+			}
+			if ok {
+				mu.Lock()
+				res.Published = append(res.Published, e.ID)
+				res.Digests[e.ID] = effective
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, fmt.Errorf("publish interrupted before floating tags (none moved): %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("publish interrupted before floating tags (none moved): %w", err)
+	}
+
+	// 2. Floating tags, last, all or none.
+	complete, why := rel.Complete()
+	switch {
+	case !complete:
+		res.FloatingHeld = why
+	case conflicted:
+		res.FloatingHeld = "an immutable tag conflicted"
+	case len(res.Errors) > 0:
+		res.FloatingHeld = "an image or immutable tag could not be published"
+	}
+	floating := p.floatingActions(ctx, rel, target, res, opts)
+	if res.FloatingHeld != "" {
+		for i := range floating {
+			floating[i].Reason = res.FloatingHeld
+			if floating[i].Op != OpUnchanged {
+				floating[i].Op = OpHeld
+			}
+		}
+		res.Actions = append(res.Actions, floating...)
+	} else {
+		for i := range floating {
+			a := &floating[i]
+			if a.Op == OpCreate || a.Op == OpMove {
+				if !p.DryRun {
+					if err := p.putTag(ctx, target.Tag(a.Tag), target.Digest(a.To), opts); err != nil {
+						fail("floating tag %s: %v", a.Tag, err)
+						continue
+					}
+					a.Done = true
+				}
+				log.Debug("floating tag", "tag", a.Tag, "op", a.Op, "variant", a.Variant, "from", a.From, "to", a.To, "dry_run", p.DryRun)
+			}
+		}
+		res.Actions = append(res.Actions, floating...)
+	}
+	sortActions(res.Actions)
+	sort.Strings(res.Published)
+
+	// 3. Read the labels back and check them against the plan.
+	if !p.DryRun {
+		for _, e := range rel.Entries {
+			d, ok := res.Digests[e.ID]
+			if !ok {
+				continue
+			}
+			if err := verifyLabels(ctx, target.Digest(d), e.Labels, opts); err != nil {
+				fail("%s: %v", e.ID, err)
+				continue
+			}
+			res.Verified = append(res.Verified, e.ID)
+		}
+	}
+	return res, nil
+}
+
+// floatingActions computes what each floating tag of the release would do.
+func (p *Publisher) floatingActions(ctx context.Context, rel *Release, target name.Repository, res *Result, opts []remote.Option) []Action {
+	var out []Action
+	for _, e := range rel.Entries {
+		for _, t := range e.FloatingTags {
+			a := Action{Tag: t, Kind: "floating", Variant: e.ID}
+			to, ok := res.Digests[e.ID]
+			if !ok {
+				a.Op, a.Reason = OpHeld, "variant "+e.Status
+				out = append(out, a)
+				continue
+			}
+			a.To = to
+			cur, err := head(ctx, target.Tag(t), opts)
+			switch {
+			case isNotFound(err):
+				a.Op = OpCreate
+			case err != nil:
+				a.Op, a.Reason = OpHeld, err.Error()
+			case cur == to:
+				a.Op = OpUnchanged
+			default:
+				a.Op, a.From = OpMove, cur
+				a.FromVariant = variantOf(ctx, target.Digest(cur), rel.LabelsPrefix, opts)
+			}
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func sortActions(as []Action) {
+	rank := map[string]int{"immutable": 0, "floating": 1}
+	sort.SliceStable(as, func(i, j int) bool {
+		if rank[as[i].Kind] != rank[as[j].Kind] {
+			return rank[as[i].Kind] < rank[as[j].Kind]
+		}
+		return as[i].Tag < as[j].Tag
+	})
+}
+
+func head(ctx context.Context, ref name.Reference, opts []remote.Option) (string, error) {
+	var d string
+	err := retryLoop(ctx, 4, func() error {
+		desc, err := remote.Head(ref, opts...)
+		if err == nil {
+			d = desc.Digest.String()
+		}
+		return err
+	})
+	return d, err
+}
+
+// copyImage puts the staged image into the release repository under its digest. Blobs that
+// are already there are skipped; the others are mounted from the staging repository.
+func (p *Publisher) copyImage(ctx context.Context, e *Entry, target name.Repository, opts []remote.Option) error {
+	dst := target.Digest(e.Digest)
+	if _, err := head(ctx, dst, opts); err == nil {
+		return nil
+	} else if !isNotFound(err) {
+		return err
+	}
+	if p.DryRun {
+		return nil
+	}
+	src, err := parseRef(e.Source)
+	if err != nil {
+		return err
+	}
+	return retryLoop(ctx, 4, func() error {
+		desc, err := remote.Get(src, opts...)
+		if err != nil {
+			return err
+		}
+		if desc.Digest.String() != e.Digest {
+			return fmt.Errorf("staged %s is %s, the build report says %s", e.Source, desc.Digest, e.Digest)
+		}
+		if desc.MediaType.IsIndex() {
+			idx, err := desc.ImageIndex()
+			if err != nil {
+				return err
+			}
+			return remote.WriteIndex(dst, idx, opts...)
+		}
+		img, err := desc.Image()
+		if err != nil {
+			return err
+		}
+		return remote.Write(dst, img, opts...)
+	})
+}
+
+// immutableTag creates an immutable tag or checks it. An existing tag on another digest is a
+// conflict unless it holds the same images (a rebuild that differs only in its provenance
+// attestation), in which case it stays where it is and that digest is the variant's.
+func (p *Publisher) immutableTag(ctx context.Context, tag name.Tag, e *Entry, opts []remote.Option) (Action, string, error) {
+	a := Action{Tag: tag.TagStr(), Kind: "immutable", Variant: e.ID, To: e.Digest}
+	cur, err := head(ctx, tag, opts)
+	switch {
+	case isNotFound(err):
+		a.Op = OpCreate
+	case err != nil:
+		return a, "", err
+	case cur == e.Digest:
+		a.Op = OpUnchanged
+		return a, "", nil
+	default:
+		a.From = cur
+		same, serr := sameImages(ctx, tag.Context(), cur, e.Digest, opts)
+		if serr == nil && same {
+			a.Op, a.To, a.Reason = OpUnchanged, cur, "already holds the same image (rebuilt; only the attestation differs)"
+			return a, cur, nil
+		}
+		if !p.Force {
+			a.Op = OpConflict
+			a.FromVariant = variantOf(ctx, tag.Context().Digest(cur), "", opts)
+			return a, "", nil
+		}
+		a.Op, a.Reason = OpMove, "forced"
+	}
+	if p.DryRun {
+		return a, "", nil
+	}
+	if err := p.putTag(ctx, tag, tag.Context().Digest(e.Digest), opts); err != nil {
+		return a, "", err
+	}
+	a.Done = true
+	return a, "", nil
+}
+
+// putTag points tag at an image already in the repository: one manifest PUT, no blobs.
+func (p *Publisher) putTag(ctx context.Context, tag name.Tag, at name.Digest, opts []remote.Option) error {
+	return retryLoop(ctx, 4, func() error {
+		desc, err := remote.Get(at, opts...)
+		if err != nil {
+			return err
+		}
+		return remote.Tag(tag, desc, opts...)
+	})
+}
+
+// sameImages compares the platform images of two indexes (attestations ignored).
+func sameImages(ctx context.Context, repo name.Repository, a, b string, opts []remote.Option) (bool, error) {
+	ia, err := platformDigests(ctx, repo.Digest(a), opts)
+	if err != nil {
+		return false, err
+	}
+	ib, err := platformDigests(ctx, repo.Digest(b), opts)
+	if err != nil {
+		return false, err
+	}
+	return slices.Equal(ia, ib), nil
+}
+
+func platformDigests(ctx context.Context, ref name.Digest, opts []remote.Option) ([]string, error) {
+	var desc *remote.Descriptor
+	err := retryLoop(ctx, 4, func() error {
+		var err error
+		desc, err = remote.Get(ref, opts...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !desc.MediaType.IsIndex() {
+		return []string{desc.Digest.String()}, nil
+	}
+	idx, err := v1.ParseIndexManifest(bytesReader(desc.Manifest))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range idx.Manifests {
+		if m.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			continue
+		}
+		out = append(out, m.Digest.String())
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// variantOf reads the variant label of an image (best effort, for messages).
+func variantOf(ctx context.Context, ref name.Digest, prefix string, opts []remote.Option) string {
+	info, err := inspectRemote(ctx, ref, opts)
+	if err != nil {
+		return ""
+	}
+	if prefix == "" {
+		prefix = info.Prefix
+	}
+	return info.Labels[prefix+".variant"]
+}
+
+// verifyLabels reads the image config back from the registry and checks every planned label.
+func verifyLabels(ctx context.Context, ref name.Digest, want map[string]string, opts []remote.Option) error {
+	var info *Info
+	err := retryLoop(ctx, 4, func() error {
+		var err error
+		info, err = inspectRemote(ctx, ref, opts)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read labels back from %s: %w", ref, err)
+	}
+	var bad []string
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if got := info.Labels[k]; got != want[k] {
+			bad = append(bad, fmt.Sprintf("%s: plan %q, registry %q", k, want[k], got))
+		}
+	}
+	if len(bad) > 0 {
+		return errors.New("labels in the registry differ from the plan: " + fmt.Sprint(bad))
+	}
+	return nil
+}
+
+var _ = time.Second

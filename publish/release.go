@@ -1,0 +1,122 @@
+package publish
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/torchimg/torchimg/build"
+	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/smoke"
+)
+
+// Release is the set of variants published together: the build reports of every CI shard,
+// with the GPU smoke results where there are some.
+type Release struct {
+	Repository     string
+	LabelsPrefix   string
+	MatrixRevision string
+	Revision       string
+	Entries        []*Entry
+	// Missing are variants of the plan that no report has: the release is incomplete and no
+	// floating tag moves.
+	Missing []string
+}
+
+// Entry is one variant of the release.
+type Entry struct {
+	ID            string            `json:"id"`
+	Status        string            `json:"status"` // passed or the reason it is not
+	Reason        string            `json:"reason,omitempty"`
+	Digest        string            `json:"digest,omitempty"`
+	Source        string            `json:"source,omitempty"` // staged reference
+	ImmutableTags []string          `json:"immutable_tags"`
+	FloatingTags  []string          `json:"floating_tags"`
+	Labels        map[string]string `json:"labels"`
+	Probe         *smoke.Result     `json:"probe,omitempty"`
+	Smoke         *smoke.VariantSmoke `json:"smoke,omitempty"`
+	Build         build.Timings     `json:"build_timings"`
+}
+
+// Passed reports whether the entry can be published.
+func (e *Entry) Passed() bool { return e.Status == build.StatusPassed }
+
+// NewRelease merges build reports (and smoke reports) into one release. When plan is given,
+// variants of the plan that no report covers are listed as missing.
+func NewRelease(reports []*build.Report, smokes []*smoke.Report, plan *matrix.Plan) (*Release, error) {
+	if len(reports) == 0 {
+		return nil, fmt.Errorf("no build report")
+	}
+	r := &Release{Repository: reports[0].Repository, LabelsPrefix: reports[0].LabelsPrefix, MatrixRevision: reports[0].MatrixRevision, Revision: reports[0].Revision}
+	byID := map[string]*Entry{}
+	for i, rep := range reports {
+		if rep.MatrixRevision != r.MatrixRevision {
+			return nil, fmt.Errorf("build reports come from different matrices: report 1 has matrix revision %s, report %d has %s; publish reports of one plan together", r.MatrixRevision, i+1, rep.MatrixRevision)
+		}
+		if rep.Repository != r.Repository {
+			return nil, fmt.Errorf("build reports name different repositories: %s and %s", r.Repository, rep.Repository)
+		}
+		for _, v := range rep.Variants {
+			e := &Entry{ID: v.ID, Status: v.Status, Reason: v.Error, Digest: v.Digest, Source: v.StagedRef,
+				ImmutableTags: v.ImmutableTags, FloatingTags: v.FloatingTags, Labels: v.Labels, Probe: v.Probe, Build: v.Timings}
+			if v.Status == build.StatusPassed && v.StagedRef == "" {
+				e.Status, e.Reason = "not-staged", "built into an OCI layout, not pushed to a staging repository (build with --stage)"
+			}
+			if prev, dup := byID[v.ID]; dup {
+				// A re-run shard: a passing build wins over a failed one; two passing builds must agree.
+				if prev.Passed() && e.Passed() && prev.Digest != e.Digest {
+					return nil, fmt.Errorf("variant %s was built twice with different digests (%s, %s); publish one report per shard", v.ID, prev.Digest, e.Digest)
+				}
+				if prev.Passed() {
+					continue
+				}
+			}
+			byID[v.ID] = e
+		}
+	}
+	for _, s := range smokes {
+		for i := range s.Variants {
+			sv := s.Variants[i]
+			e, ok := byID[sv.ID]
+			if !ok {
+				continue
+			}
+			e.Smoke = &sv
+			if sv.Status == smoke.SmokeFailed || (sv.Required && sv.Status != smoke.SmokePassed) {
+				if e.Passed() {
+					e.Status, e.Reason = "smoke-failed", "GPU smoke: "+sv.Reason
+				}
+			}
+			if sv.Digest != "" && e.Digest != "" && sv.Digest != e.Digest {
+				e.Status, e.Reason = "smoke-mismatch", fmt.Sprintf("the GPU smoke test ran on %s, the build made %s", sv.Digest, e.Digest)
+			}
+		}
+	}
+	for _, e := range byID {
+		r.Entries = append(r.Entries, e)
+	}
+	sort.Slice(r.Entries, func(i, j int) bool { return r.Entries[i].ID < r.Entries[j].ID })
+	if plan != nil {
+		if plan.MatrixRevision != r.MatrixRevision {
+			return nil, fmt.Errorf("the matrix (revision %s) is not the one the reports were built from (%s)", plan.MatrixRevision, r.MatrixRevision)
+		}
+		for _, v := range plan.Variants {
+			if _, ok := byID[v.ID]; !ok {
+				r.Missing = append(r.Missing, v.ID)
+			}
+		}
+	}
+	return r, nil
+}
+
+// Complete reports whether every variant is present and passed, which is when floating tags move.
+func (r *Release) Complete() (bool, string) {
+	if len(r.Missing) > 0 {
+		return false, fmt.Sprintf("%d variant(s) of the plan are in no build report (%s)", len(r.Missing), r.Missing[0])
+	}
+	for _, e := range r.Entries {
+		if !e.Passed() {
+			return false, fmt.Sprintf("variant %s did not pass (%s)", e.ID, e.Status)
+		}
+	}
+	return true, ""
+}

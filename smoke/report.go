@@ -1,0 +1,67 @@
+package smoke
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+)
+
+// ReportSchema identifies the smoke report format.
+const ReportSchema = "torchimg.smoke/v1"
+
+// Report is what `torchimg smoke` writes and `torchimg publish --smoke` reads.
+type Report struct {
+	Schema   string         `json:"schema"`
+	Runner   string         `json:"runner"`
+	Host     any            `json:"host,omitempty"`
+	Started  time.Time      `json:"started"`
+	Finished time.Time      `json:"finished"`
+	Variants []VariantSmoke `json:"variants"`
+}
+
+// Smoke statuses.
+const (
+	SmokePassed  = "passed"
+	SmokeFailed  = "failed"
+	SmokeSkipped = "skipped"
+)
+
+// VariantSmoke is the GPU smoke result of one variant.
+type VariantSmoke struct {
+	ID       string       `json:"id"`
+	Digest   string       `json:"digest,omitempty"`
+	Status   string       `json:"status"`
+	Required bool         `json:"required"`
+	Reason   string       `json:"reason,omitempty"`
+	GPU      *GPUFindings `json:"gpu,omitempty"`
+	Seconds  float64      `json:"seconds"`
+}
+
+// WriteFile writes the report (atomically).
+func (r *Report) WriteFile(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path+".tmp", append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write smoke report: %w", err)
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// ReadReport reads a smoke report.
+func ReadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read smoke report: %w", err)
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("smoke report %s: %w", path, err)
+	}
+	if r.Schema != ReportSchema {
+		return nil, fmt.Errorf("smoke report %s: schema %q, want %q", path, r.Schema, ReportSchema)
+	}
+	return &r, nil
+}
