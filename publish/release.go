@@ -24,17 +24,17 @@ type Release struct {
 
 // Entry is one variant of the release.
 type Entry struct {
-	ID            string            `json:"id"`
-	Status        string            `json:"status"` // passed or the reason it is not
-	Reason        string            `json:"reason,omitempty"`
-	Digest        string            `json:"digest,omitempty"`
-	Source        string            `json:"source,omitempty"` // staged reference
-	ImmutableTags []string          `json:"immutable_tags"`
-	FloatingTags  []string          `json:"floating_tags"`
-	Labels        map[string]string `json:"labels"`
-	Probe         *smoke.Result     `json:"probe,omitempty"`
+	ID            string              `json:"id"`
+	Status        string              `json:"status"` // passed or the reason it is not
+	Reason        string              `json:"reason,omitempty"`
+	Digest        string              `json:"digest,omitempty"`
+	Source        string              `json:"source,omitempty"` // staged reference
+	ImmutableTags []string            `json:"immutable_tags"`
+	FloatingTags  []string            `json:"floating_tags"`
+	Labels        map[string]string   `json:"labels"`
+	Probe         *smoke.Result       `json:"probe,omitempty"`
 	Smoke         *smoke.VariantSmoke `json:"smoke,omitempty"`
-	Build         build.Timings     `json:"build_timings"`
+	Build         build.Timings       `json:"build_timings"`
 }
 
 // Passed reports whether the entry can be published.

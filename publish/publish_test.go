@@ -1,0 +1,408 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"math/rand"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/torchimg/torchimg/build"
+)
+
+// reg is a real registry on 127.0.0.1 with request counting and fault injection.
+type reg struct {
+	host    string
+	uploads atomic.Int64 // blob upload starts (POST .../blobs/uploads/)
+	puts    atomic.Int64 // manifest PUTs
+	faults  atomic.Int64 // per-mille of requests that fail
+	mu      sync.Mutex
+	rnd     *rand.Rand
+	block   atomic.Pointer[func(*http.Request) bool]
+}
+
+func newReg(t *testing.T) *reg {
+	r := &reg{rnd: rand.New(rand.NewSource(1))}
+	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
+		if b := r.block.Load(); b != nil && (*b)(q) {
+			http.Error(w, "blocked", http.StatusServiceUnavailable)
+			return
+		}
+		if f := r.faults.Load(); f > 0 {
+			r.mu.Lock()
+			n := r.rnd.Int63n(1000)
+			kind := r.rnd.Intn(3)
+			r.mu.Unlock()
+			if n < f {
+				switch kind {
+				case 0:
+					http.Error(w, "flaky", http.StatusInternalServerError)
+				case 1:
+					http.Error(w, "slow down", http.StatusTooManyRequests)
+				default:
+					if hj, ok := w.(http.Hijacker); ok {
+						if c, _, err := hj.Hijack(); err == nil {
+							if tc, ok := c.(*net.TCPConn); ok {
+								tc.SetLinger(0) // RST
+							}
+							c.Close()
+							return
+						}
+					}
+					http.Error(w, "reset", http.StatusBadGateway)
+				}
+				return
+			}
+		}
+		if q.Method == http.MethodPost && strings.Contains(q.URL.Path, "/blobs/uploads") {
+			r.uploads.Add(1)
+		}
+		if q.Method == http.MethodPut && strings.Contains(q.URL.Path, "/manifests/") {
+			r.puts.Add(1)
+		}
+		h.ServeHTTP(w, q)
+	}))
+	t.Cleanup(srv.Close)
+	r.host = strings.TrimPrefix(srv.URL, "http://")
+	return r
+}
+
+func (r *reg) reset() { r.uploads.Store(0); r.puts.Store(0) }
+
+var fast = Options{RetryBase: 5 * time.Millisecond, Retries: 8}
+
+// stageVariant pushes a small image index (one image + labels) to the staging repo, as a build would.
+func stageVariant(t *testing.T, r *reg, id string, labels map[string]string) *build.Result {
+	t.Helper()
+	img, err := random.Image(512, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.Config.Labels = labels
+	cf.OS, cf.Architecture = "linux", "amd64"
+	img, _ = mutate.ConfigFile(img, cf)
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+	ref, _ := name.ParseReference(r.host + "/stage/images:" + id)
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := idx.Digest()
+	return &build.Result{ID: id, Status: build.StatusPassed, Digest: d.String(), StagedRef: ref.Context().Name() + "@" + d.String(), Labels: labels}
+}
+
+type fixture struct {
+	reg     *reg
+	repo    string
+	reports []*build.Report
+	byID    map[string]*build.Result
+}
+
+func newFixture(t *testing.T) *fixture {
+	r := newReg(t)
+	f := &fixture{reg: r, repo: r.host + "/release/pytorch", byID: map[string]*build.Result{}}
+	rep := &build.Report{Schema: build.ReportSchema, Repository: f.repo, LabelsPrefix: "io.torchimg", MatrixRevision: "abc"}
+	for i, v := range []struct {
+		id       string
+		floating []string
+	}{
+		{"2.9.1-cu126", []string{"2.9-cu126"}},
+		{"2.9.1-cu128", []string{"2.9-cu128", "2.9", "latest"}},
+		{"2.10.0-cu128", []string{"2.10-cu128"}},
+	} {
+		labels := map[string]string{"io.torchimg.schema-version": "1", "io.torchimg.torch.version": strings.Split(v.id, "-")[0], "io.torchimg.variant": v.id, "n": fmt.Sprint(i)}
+		res := stageVariant(t, r, v.id, labels)
+		res.ImmutableTags = []string{v.id + "-full"}
+		res.FloatingTags = v.floating
+		rep.Variants = append(rep.Variants, res)
+		f.byID[v.id] = res
+	}
+	f.reports = []*build.Report{rep}
+	return f
+}
+
+func (f *fixture) publish(t *testing.T, ctx context.Context, p *Publisher) (*Result, error) {
+	t.Helper()
+	rel, err := NewRelease(f.reports, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p == nil {
+		p = &Publisher{Options: fast}
+	}
+	return p.Publish(ctx, rel, f.repo)
+}
+
+// state is tag → digest of the release repository.
+func (f *fixture) state(t *testing.T) map[string]string {
+	t.Helper()
+	repo, _ := name.NewRepository(f.repo)
+	tags, err := remote.List(repo)
+	out := map[string]string{}
+	if isNotFound(err) {
+		return out
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range tags {
+		d, err := remote.Head(repo.Tag(tg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[tg] = d.Digest.String()
+	}
+	return out
+}
+
+func TestPublishTwiceIsANoOp(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.publish(t, context.Background(), nil)
+	if err != nil || res.Failed() {
+		t.Fatalf("publish: %v %+v", err, res)
+	}
+	st := f.state(t)
+	if st["latest"] != f.byID["2.9.1-cu128"].Digest || st["2.10.0-cu128-full"] != f.byID["2.10.0-cu128"].Digest || len(st) != 8 {
+		t.Fatalf("state after publish: %v", st)
+	}
+	if len(res.Verified) != 3 {
+		t.Errorf("labels verified for %v", res.Verified)
+	}
+	f.reg.reset()
+	res2, err := f.publish(t, context.Background(), nil)
+	if err != nil || res2.Failed() {
+		t.Fatal(err, res2.Errors)
+	}
+	if u, p := f.reg.uploads.Load(), f.reg.puts.Load(); u != 0 || p != 0 {
+		t.Errorf("second publish uploaded %d blobs and put %d manifests, want none", u, p)
+	}
+	for _, a := range res2.Actions {
+		if a.Op != OpUnchanged {
+			t.Errorf("second publish: %+v", a)
+		}
+	}
+}
+
+func TestImmutableConflict(t *testing.T) {
+	f := newFixture(t)
+	// Someone else's image already holds an immutable tag.
+	other := stageVariant(t, f.reg, "intruder", map[string]string{"io.torchimg.variant": "intruder"})
+	repo, _ := name.NewRepository(f.repo)
+	src, _ := name.ParseReference(other.StagedRef)
+	d, _ := remote.Get(src)
+	idx, _ := d.ImageIndex()
+	if err := remote.WriteIndex(repo.Tag("2.9.1-cu128-full"), idx); err != nil {
+		t.Fatal(err)
+	}
+	before := f.state(t)
+	res, err := f.publish(t, context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Failed() || !strings.Contains(strings.Join(res.Errors, "\n"), "immutable tag "+f.repo+":2.9.1-cu128-full points to "+other.Digest+", not to "+f.byID["2.9.1-cu128"].Digest) {
+		t.Fatalf("want a conflict naming the tag and both digests: %v", res.Errors)
+	}
+	after := f.state(t)
+	if after["2.9.1-cu128-full"] != before["2.9.1-cu128-full"] {
+		t.Error("the conflicting tag moved")
+	}
+	for _, fl := range []string{"2.9", "latest", "2.9-cu126", "2.10-cu128"} {
+		if _, ok := after[fl]; ok {
+			t.Errorf("floating tag %s was set despite the conflict", fl)
+		}
+	}
+	// --force moves it, and the release completes.
+	res, err = f.publish(t, context.Background(), &Publisher{Options: fast, Force: true})
+	if err != nil || res.Failed() {
+		t.Fatal(err, res.Errors)
+	}
+	if got := f.state(t)["2.9.1-cu128-full"]; got != f.byID["2.9.1-cu128"].Digest {
+		t.Errorf("--force did not move the tag: %s", got)
+	}
+}
+
+func TestFailedVariantHoldsFloatingTags(t *testing.T) {
+	f := newFixture(t)
+	bad := f.byID["2.10.0-cu128"]
+	bad.Status, bad.Error = build.StatusFailed, "probe mismatch"
+	res, err := f.publish(t, context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := f.state(t)
+	if _, ok := st["2.10.0-cu128-full"]; ok {
+		t.Error("the failed variant's immutable tag was published")
+	}
+	for _, tg := range []string{"2.9.1-cu126-full", "2.9.1-cu128-full"} {
+		if _, ok := st[tg]; !ok {
+			t.Errorf("immutable tag %s of a passing variant was not published", tg)
+		}
+	}
+	for _, tg := range []string{"2.9-cu126", "2.9", "latest", "2.10-cu128"} {
+		if _, ok := st[tg]; ok {
+			t.Errorf("floating tag %s moved although a variant failed", tg)
+		}
+	}
+	if !res.Failed() || !strings.Contains(res.FloatingHeld, "2.10.0-cu128") {
+		t.Errorf("floating held: %q", res.FloatingHeld)
+	}
+}
+
+func TestCancelledPublishConverges(t *testing.T) {
+	want := func() map[string]string {
+		f := newFixture(t)
+		if _, err := f.publish(t, context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		return f.state(t)
+	}()
+	f := newFixture(t)
+	// Cancel as soon as the first immutable tag is written.
+	ctx, cancel := context.WithCancel(context.Background())
+	block := func(q *http.Request) bool {
+		if q.Method == http.MethodPut && strings.Contains(q.URL.Path, "/manifests/") && strings.HasSuffix(q.URL.Path, "-full") {
+			cancel()
+		}
+		return false
+	}
+	f.reg.block.Store(&block)
+	_, err := f.publish(t, ctx, nil)
+	f.reg.block.Store(nil)
+	if err == nil {
+		t.Fatal("a cancelled publish reported success")
+	}
+	mid := f.state(t)
+	for _, tg := range []string{"2.9", "latest", "2.9-cu126", "2.9-cu128", "2.10-cu128"} {
+		if _, ok := mid[tg]; ok {
+			t.Errorf("floating tag %s moved in an interrupted publish", tg)
+		}
+	}
+	res, err := f.publish(t, context.Background(), nil)
+	if err != nil || res.Failed() {
+		t.Fatal(err, res.Errors)
+	}
+	if got := f.state(t); !sameTags(got, want, f.byID) {
+		t.Errorf("after re-run: %v, want the state of an uninterrupted run", got)
+	}
+}
+
+// sameTags compares two states by which variant each tag names (digests differ per fixture).
+func sameTags(got, want map[string]string, byID map[string]*build.Result) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for tg := range want {
+		if _, ok := got[tg]; !ok {
+			return false
+		}
+	}
+	return got["latest"] == byID["2.9.1-cu128"].Digest
+}
+
+func TestFlakyRegistryConverges(t *testing.T) {
+	f := newFixture(t)
+	f.reg.faults.Store(300) // 30% of requests: 500, 429 or a reset connection
+	var res *Result
+	var err error
+	for try := 0; try < 5; try++ {
+		res, err = f.publish(t, context.Background(), nil)
+		if err == nil && !res.Failed() {
+			break
+		}
+		t.Logf("try %d: %v %v", try, err, res.Errors)
+	}
+	f.reg.faults.Store(0)
+	if err != nil || res.Failed() {
+		t.Fatalf("did not converge: %v %v", err, res.Errors)
+	}
+	st := f.state(t)
+	if len(st) != 8 || st["latest"] != f.byID["2.9.1-cu128"].Digest || st["2.9-cu126"] != f.byID["2.9.1-cu126"].Digest {
+		t.Errorf("state: %v", st)
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	f.reg.reset()
+	res, err := f.publish(t, context.Background(), &Publisher{Options: fast, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.reg.puts.Load() != 0 || f.reg.uploads.Load() != 0 || len(f.state(t)) != 0 {
+		t.Error("dry run changed the registry")
+	}
+	creates := 0
+	for _, a := range res.Actions {
+		if a.Op == OpCreate {
+			creates++
+		}
+	}
+	if creates != 8 {
+		t.Errorf("dry run planned %d creations, want 8: %+v", creates, res.Actions)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.publish(t, context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	info, err := Inspect(context.Background(), f.repo+":2.9", fast, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Torchimg() || info.Label("variant") != "2.9.1-cu128" || strings.Join(info.Tags, " ") != "2.9 2.9-cu128 2.9.1-cu128-full latest" {
+		t.Errorf("info: %+v", info)
+	}
+	// An image torchimg did not build.
+	plain := stageVariant(t, f.reg, "plain", map[string]string{"org.opencontainers.image.title": "x"})
+	info, err = Inspect(context.Background(), plain.StagedRef, fast, false)
+	if err != nil || info.Torchimg() || info.Labels["org.opencontainers.image.title"] != "x" {
+		t.Errorf("plain image: %v %+v", err, info)
+	}
+	// The same image from an OCI layout.
+	dir := t.TempDir()
+	src, _ := name.ParseReference(f.byID["2.9.1-cu126"].StagedRef)
+	idx, err := remote.Index(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp, err := layout.Write(filepath.Join(dir, "l"), empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "2.9-cu126"})); err != nil {
+		t.Fatal(err)
+	}
+	info, err = Inspect(context.Background(), filepath.Join(dir, "l"), fast, true)
+	if err != nil || info.Label("variant") != "2.9.1-cu126" || info.Digest != f.byID["2.9.1-cu126"].Digest || strings.Join(info.Tags, ",") != "2.9-cu126" {
+		t.Errorf("layout: %v %+v", err, info)
+	}
+	if _, err := Inspect(context.Background(), f.repo+":nope", fast, false); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("missing tag: %v", err)
+	}
+	_ = os.Remove
+}
