@@ -424,3 +424,7 @@ func cleanSolveErr(err error) string {
 	}
 	return s
 }
+
+// Client returns the BuildKit client (for other stages that run containers on the daemon,
+// such as the GPU smoke runner).
+func (b *BuildKit) Client() *client.Client { return b.c }
