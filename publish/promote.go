@@ -45,6 +45,9 @@ type Publisher struct {
 	Force bool
 	// DryRun computes the actions and changes nothing.
 	DryRun bool
+	// SkipFloating, when set, publishes images and immutable tags only and leaves every
+	// floating tag alone, for this reason (a shard of a release: the rest is not built here).
+	SkipFloating string
 	Log    *slog.Logger
 }
 
@@ -58,6 +61,8 @@ type Result struct {
 	Digests map[string]string
 	// FloatingHeld says why floating tags did not move ("" when they did).
 	FloatingHeld string
+	// FloatingSkipped says why floating tags were not considered (a partial release).
+	FloatingSkipped string
 	Verified     []string
 	Errors       []string
 }
@@ -153,6 +158,8 @@ func (p *Publisher) Publish(ctx context.Context, rel *Release, repo string) (*Re
 	// 2. Floating tags, last, all or none.
 	complete, why := rel.Complete()
 	switch {
+	case p.SkipFloating != "":
+		res.FloatingSkipped = p.SkipFloating
 	case !complete:
 		res.FloatingHeld = why
 	case conflicted:
@@ -161,9 +168,9 @@ func (p *Publisher) Publish(ctx context.Context, rel *Release, repo string) (*Re
 		res.FloatingHeld = "an image or immutable tag could not be published"
 	}
 	floating := p.floatingActions(ctx, rel, target, res, opts)
-	if res.FloatingHeld != "" {
+	if hold := res.FloatingHeld + res.FloatingSkipped; hold != "" {
 		for i := range floating {
-			floating[i].Reason = res.FloatingHeld
+			floating[i].Reason = hold
 			if floating[i].Op != OpUnchanged {
 				floating[i].Op = OpHeld
 			}

@@ -14,19 +14,20 @@ const RecordSchema = "torchimg.release/v1"
 
 // Record is the release record: what went where, with the test results that let it through.
 type Record struct {
-	Schema         string          `json:"schema"`
-	Repository     string          `json:"repository"`
-	MatrixRevision string          `json:"matrix_revision"`
-	Revision       string          `json:"revision,omitempty"`
-	Status         string          `json:"status"` // published, partial, failed, dry-run
-	DryRun         bool            `json:"dry_run"`
-	FloatingHeld   string          `json:"floating_held,omitempty"`
-	Started        time.Time       `json:"started"`
-	Finished       time.Time       `json:"finished"`
-	Variants       []VariantRecord `json:"variants"`
-	Actions        []Action        `json:"actions"`
-	Missing        []string        `json:"missing,omitempty"`
-	Errors         []string        `json:"errors,omitempty"`
+	Schema          string          `json:"schema"`
+	Repository      string          `json:"repository"`
+	MatrixRevision  string          `json:"matrix_revision"`
+	Revision        string          `json:"revision,omitempty"`
+	Status          string          `json:"status"` // published, partial, failed, dry-run
+	DryRun          bool            `json:"dry_run"`
+	FloatingHeld    string          `json:"floating_held,omitempty"`
+	FloatingSkipped string          `json:"floating_skipped,omitempty"`
+	Started         time.Time       `json:"started"`
+	Finished        time.Time       `json:"finished"`
+	Variants        []VariantRecord `json:"variants"`
+	Actions         []Action        `json:"actions"`
+	Missing         []string        `json:"missing,omitempty"`
+	Errors          []string        `json:"errors,omitempty"`
 }
 
 // VariantRecord is one variant in the record.
@@ -42,7 +43,7 @@ type VariantRecord struct {
 func NewRecord(rel *Release, res *Result, dryRun bool, started time.Time) *Record {
 	r := &Record{
 		Schema: RecordSchema, Repository: res.Repository, MatrixRevision: rel.MatrixRevision, Revision: rel.Revision,
-		DryRun: dryRun, FloatingHeld: res.FloatingHeld, Started: started.UTC(), Finished: time.Now().UTC(),
+		DryRun: dryRun, FloatingHeld: res.FloatingHeld, FloatingSkipped: res.FloatingSkipped, Started: started.UTC(), Finished: time.Now().UTC(),
 		Actions: res.Actions, Missing: rel.Missing, Errors: res.Errors,
 	}
 	if r.Actions == nil {
@@ -62,7 +63,7 @@ func NewRecord(rel *Release, res *Result, dryRun bool, started time.Time) *Recor
 			vr.Digest = d
 			vr.Ref = res.Repository + "@" + d
 			vr.Tags = append(vr.Tags, e.ImmutableTags...)
-			if res.FloatingHeld == "" {
+			if res.FloatingHeld == "" && res.FloatingSkipped == "" {
 				vr.Tags = append(vr.Tags, e.FloatingTags...)
 			}
 		}
@@ -98,6 +99,9 @@ func (r *Record) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(w, "## Release of `%s`: %s\n\n", r.Repository, r.Status)
 	if r.FloatingHeld != "" {
 		fmt.Fprintf(w, "> Floating tags were **not moved**: %s.\n\n", r.FloatingHeld)
+	}
+	if r.FloatingSkipped != "" {
+		fmt.Fprintf(w, "> Floating tags were left alone: %s.\n\n", r.FloatingSkipped)
 	}
 	fmt.Fprintf(w, "Matrix revision `%s`", r.MatrixRevision)
 	if r.Revision != "" {

@@ -51,6 +51,8 @@ or a settings file given with --config.`,
 	root.PersistentFlags().String("config", "", "settings file (YAML) with flag values, e.g. builder: tcp://buildkitd:1234")
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
+	root.SetOut(a.out)
+	root.SetErr(a.err)
 	root.AddCommand(a.validateCmd(), a.planCmd(), a.renderCmd())
 	a.addMoreCommands(root)
 	return root

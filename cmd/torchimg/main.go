@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,7 +14,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // Exit codes, documented in README.md.
@@ -43,8 +44,8 @@ func usageErrorf(format string, args ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
 }
 
-func run(ctx context.Context, args []string) int {
-	app := newApp(os.Stdin, os.Stdout, os.Stderr)
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
 	root := app.rootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -59,9 +60,9 @@ func run(ctx context.Context, args []string) int {
 		code = exitUsage
 	}
 	if msg := err.Error(); msg != "" {
-		fmt.Fprintf(os.Stderr, "torchimg: %s\n", msg)
+		fmt.Fprintf(stderr, "torchimg: %s\n", msg)
 		if code == exitUsage {
-			fmt.Fprintf(os.Stderr, "Run 'torchimg --help' for usage.\n")
+			fmt.Fprintf(stderr, "Run 'torchimg --help' for usage.\n")
 		}
 	}
 	return code

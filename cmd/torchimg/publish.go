@@ -92,10 +92,6 @@ func (a *app) runPublish(ctx context.Context) error {
 		}
 		plan = p
 	}
-	return a.publishReports(ctx, reports, plan)
-}
-
-func (a *app) publishReports(ctx context.Context, reports []*build.Report, plan *matrix.Plan) error {
 	var smokes []*smoke.Report
 	for _, p := range splitList(a.v.GetStringSlice("smoke")) {
 		s, err := smoke.ReadReport(p)
@@ -104,6 +100,12 @@ func (a *app) publishReports(ctx context.Context, reports []*build.Report, plan 
 		}
 		smokes = append(smokes, s)
 	}
+	return a.publishWith(ctx, reports, smokes, plan, "")
+}
+
+// publishWith publishes build reports as one release. skipFloating, when set, publishes images
+// and immutable tags only (a shard of a release).
+func (a *app) publishWith(ctx context.Context, reports []*build.Report, smokes []*smoke.Report, plan *matrix.Plan, skipFloating string) error {
 	rel, err := publish.NewRelease(reports, smokes, plan)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
@@ -116,7 +118,7 @@ func (a *app) publishReports(ctx context.Context, reports []*build.Report, plan 
 		repo = rel.Repository
 	}
 	started := time.Now()
-	pub := &publish.Publisher{Options: a.registryOptions(), Force: a.v.GetBool("force"), DryRun: a.v.GetBool("dry-run"), Log: a.log}
+	pub := &publish.Publisher{Options: a.registryOptions(), Force: a.v.GetBool("force"), DryRun: a.v.GetBool("dry-run"), Log: a.log, SkipFloating: skipFloating}
 	res, perr := pub.Publish(ctx, rel, repo)
 	if res == nil {
 		return perr
@@ -154,6 +156,9 @@ func (a *app) publishReports(ctx context.Context, reports []*build.Report, plan 
 	}
 	if res.FloatingHeld != "" {
 		fmt.Fprintf(a.err, "floating tags not moved: %s\n", res.FloatingHeld)
+	}
+	if res.FloatingSkipped != "" {
+		fmt.Fprintf(a.err, "floating tags left alone: %s\n", res.FloatingSkipped)
 	}
 	if pub.DryRun {
 		fmt.Fprintf(a.err, "dry run: nothing changed in %s\n", res.Repository)

@@ -20,3 +20,8 @@ func (a *app) smokeCmd() *cobra.Command {
 func (a *app) smokeReport(ctx context.Context, rep *build.Report) (*smoke.Report, error) {
 	return nil, errors.New("smoke: not implemented")
 }
+
+// addSmokeFlags registers the smoke flags (shared with `torchimg release`).
+func addSmokeFlags(cmd *cobra.Command) {
+	cmd.Flags().String("gpu", "off", "GPU smoke tests: auto, on, off")
+}
