@@ -48,7 +48,7 @@ type Publisher struct {
 	// SkipFloating, when set, publishes images and immutable tags only and leaves every
 	// floating tag alone, for this reason (a shard of a release: the rest is not built here).
 	SkipFloating string
-	Log    *slog.Logger
+	Log          *slog.Logger
 }
 
 // Result of a publish.
@@ -63,8 +63,8 @@ type Result struct {
 	FloatingHeld string
 	// FloatingSkipped says why floating tags were not considered (a partial release).
 	FloatingSkipped string
-	Verified     []string
-	Errors       []string
+	Verified        []string
+	Errors          []string
 }
 
 // Failed reports whether anything went wrong.
