@@ -33,8 +33,8 @@ $T publish --report dist/build.json --matrix "$M" --record dist/release.json --r
 step "publish again: nothing to do"
 $T publish --report dist/build.json --matrix "$M"
 
-step "inspect a published tag (manifest and config only, no layers)"
-$T inspect "$REG/torchimg-demo/pytorch-cuda:2.13-cu130"
-
 step "the release record"
 cat dist/release.md
+
+step "inspect a published tag (manifest and config only, no layers)"
+$T inspect "$REG/torchimg-demo/pytorch-cuda:2.13-cu130"

@@ -133,6 +133,9 @@ func checkSelectorPatterns(ds *Diagnostics, sel *Selector, what string) {
 	}
 }
 
+// MaxVariants bounds the expansion of one matrix.
+const MaxVariants = 100000
+
 // expand builds the variant list from axes, exclude and include, in a stable order.
 // Python left unset is filled later (it depends on the OS).
 func expand(f *File, ds *Diagnostics, osPython func(string) string) []*variantSource {
@@ -177,6 +180,17 @@ func expand(f *File, ds *Diagnostics, osPython func(string) string) []*variantSo
 			flavors := a.Flavor
 			if len(flavors) == 0 {
 				flavors = []Str{defFlavor}
+			}
+			n := 1
+			for _, l := range []int{len(a.Torch), len(a.CUDA), len(a.OS), len(pythons), len(flavors)} {
+				n *= l
+				if n > MaxVariants {
+					break
+				}
+			}
+			if n > MaxVariants {
+				ds.errorf(a.Pos, "axes: %d × %d × %d × %d × %d combinations is more than %d", len(a.Torch), len(a.CUDA), len(a.OS), len(pythons), len(flavors), MaxVariants)
+				return nil
 			}
 			for _, t := range a.Torch {
 				for _, c := range a.CUDA {

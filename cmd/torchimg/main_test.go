@@ -74,7 +74,7 @@ func TestPlanOutputs(t *testing.T) {
 		t.Errorf("github shard: %d entries, exit %d", len(gh.Include), code)
 	}
 	code, out, _ = runCmd(t, "render", "-f", "../../matrix.yaml", "--only", "id=2.9.1-cu128-py3.12-runtime-ubuntu24.04")
-	if code != 0 || !strings.Contains(out, "FROM ${BASE_IMAGE}") || !strings.Contains(out, "ARG BASE_IMAGE=nvidia/cuda:12.8.1-base-ubuntu24.04") {
+	if code != 0 || !strings.Contains(out, "FROM ${BASE_IMAGE}") || !strings.Contains(out, "ARG BASE_IMAGE=\"nvidia/cuda:12.8.1-base-ubuntu24.04\"") {
 		t.Errorf("render: %d %s", code, out)
 	}
 	dir := t.TempDir()
