@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -434,4 +433,3 @@ func verifyLabels(ctx context.Context, ref name.Digest, want map[string]string, 
 	return nil
 }
 
-var _ = time.Second

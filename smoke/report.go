@@ -14,6 +14,7 @@ const ReportSchema = "torchimg.smoke/v1"
 type Report struct {
 	Schema   string         `json:"schema"`
 	Runner   string         `json:"runner"`
+	Mode     string         `json:"gpu_mode,omitempty"` // auto, on, off (--gpu)
 	Host     any            `json:"host,omitempty"`
 	Started  time.Time      `json:"started"`
 	Finished time.Time      `json:"finished"`
@@ -31,10 +32,12 @@ const (
 type VariantSmoke struct {
 	ID       string       `json:"id"`
 	Digest   string       `json:"digest,omitempty"`
+	Ref      string       `json:"ref,omitempty"` // the staged image that was tested
 	Status   string       `json:"status"`
 	Required bool         `json:"required"`
 	Reason   string       `json:"reason,omitempty"`
 	GPU      *GPUFindings `json:"gpu,omitempty"`
+	Errors   []string     `json:"errors,omitempty"` // the probe's own errors (import torch failed, ...)
 	Seconds  float64      `json:"seconds"`
 }
 

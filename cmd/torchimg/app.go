@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/torchimg/torchimg/check"
+	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/matrix/compat"
 )
@@ -21,6 +23,9 @@ type app struct {
 	out, err io.Writer
 	v        *viper.Viper
 	log      *slog.Logger
+	// hostSource and system are where check and smoke read the host (tests replace them).
+	hostSource func() host.Source
+	system     func() check.System
 }
 
 func newApp(in io.Reader, out, errw io.Writer) *app {
@@ -29,7 +34,7 @@ func newApp(in io.Reader, out, errw io.Writer) *app {
 	v := viper.NewWithOptions(viper.KeyDelimiter("::"), viper.EnvKeyReplacer(strings.NewReplacer("-", "_")))
 	v.SetEnvPrefix("TORCHIMG")
 	v.AutomaticEnv()
-	return &app{in: in, out: out, err: errw, v: v}
+	return &app{in: in, out: out, err: errw, v: v, hostSource: host.NVML, system: check.LocalSystem}
 }
 
 func (a *app) rootCmd() *cobra.Command {

@@ -71,6 +71,19 @@ tags:
 	if code != 0 || !strings.Contains(out, "torch        2.9.1 (cu128)") || !strings.Contains(out, "Tags         2.9 2.9-cu128 2.9.1-cuda12.8.1-py3.11-debian12") {
 		t.Errorf("inspect: %d\n%s\n%s", code, out, errs)
 	}
+	// Will it run here? What-if hosts against the published floating tag 2.9 (cu128).
+	code, out, errs = runCmd(t, "check", repo+":2.9", "--driver", "560.35.05", "--gpu-cc", "8.9", "--brand", "geforce")
+	if code != exitIncompatible || !strings.Contains(out, "2.9-cu126") {
+		t.Errorf("check with driver 560: exit %d, want 3 and the cu126 tag suggested\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = runCmd(t, "check", repo+":2.9", "--driver", "580.95.05", "--gpu-cc", "9.0", "--brand", "tesla")
+	if code != exitOK {
+		t.Errorf("check with driver 580: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = runCmd(t, "check", repo+":2.9-cu126", "--driver", "580.95.05", "--gpu-cc", "12.0", "--brand", "geforce")
+	if code != exitIncompatible || !strings.Contains(strings.ToLower(out), "arch") {
+		t.Errorf("check Blackwell vs cu126: exit %d\n%s\n%s", code, out, errs)
+	}
 	code, out, _ = runCmd(t, "plan", "-f", m, "--diff")
 	if code != 0 || !strings.Contains(out, "0 to create, 0 to move, 5 unchanged") {
 		t.Errorf("plan --diff after publish: %d %s", code, out)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -315,5 +314,3 @@ func clipStr(s string, n int) string {
 	}
 	return s
 }
-
-var _ = errors.New

@@ -1,0 +1,476 @@
+package check
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/torchimg/torchimg/gpu/host"
+	"github.com/torchimg/torchimg/internal/version"
+	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/matrix/compat"
+	"github.com/torchimg/torchimg/publish"
+)
+
+func testDB(t *testing.T) *compat.DB {
+	t.Helper()
+	db, err := compat.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// torchimgImage builds the Info of an image as torchimg labels it: labels
+// from the compatibility data, NVIDIA_REQUIRE_CUDA of the nvidia/cuda base.
+func torchimgImage(t *testing.T, db *compat.DB, torch, toolkit, archs string, tags ...string) *publish.Info {
+	t.Helper()
+	const pre = "io.torchimg."
+	minor := version.MajorMinor(toolkit)
+	rel, ok := db.CUDA(minor)
+	if !ok {
+		t.Fatalf("no CUDA %s in the compatibility data", minor)
+	}
+	req := db.RequireCUDA(toolkit)
+	if !req.Known() {
+		t.Fatalf("NVIDIA_REQUIRE_CUDA of %s not known", toolkit)
+	}
+	variant := "cu" + strings.ReplaceAll(minor, ".", "")
+	labels := map[string]string{
+		pre + matrix.LabelSchema:       matrix.SchemaVersion,
+		pre + matrix.LabelTorchVersion: torch,
+		pre + matrix.LabelTorchCUDA:    minor,
+		pre + matrix.LabelTorchVariant: variant,
+		pre + matrix.LabelCUDAVersion:  toolkit,
+		pre + matrix.LabelDriverMin:    db.MinDriver(toolkit).Value,
+		pre + matrix.LabelVariant:      torch + "-" + variant,
+		matrix.OCITitle:                "pytorch-cuda",
+	}
+	if rel.CompatFloor.Known() {
+		labels[pre+matrix.LabelDriverMinCompat] = rel.CompatFloor.Value
+	}
+	if archs != "" {
+		labels[pre+matrix.LabelCUDAArchs] = archs
+	}
+	return &publish.Info{
+		Ref:    "registry.example/acme/pytorch-cuda:" + torch + "-" + variant,
+		Digest: "sha256:" + strings.Repeat(variant[2:], 64/len(variant[2:]))[:60] + "0000",
+		Labels: labels,
+		Env: map[string]string{
+			"NVIDIA_REQUIRE_CUDA":        req.Value,
+			"CUDA_VERSION":               toolkit,
+			"NVIDIA_VISIBLE_DEVICES":     "all",
+			"NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
+		},
+		Prefix: "io.torchimg",
+		Tags:   tags,
+	}
+}
+
+const (
+	archs118 = "5.0;6.0;7.0;7.5;8.0;8.6;3.7;9.0"
+	archs126 = "5.0;6.0;7.0;7.5;8.0;8.6;9.0"
+	archs128 = "7.0;7.5;8.0;8.6;9.0;10.0;12.0"
+	archs130 = "7.5;8.0;8.6;9.0;10.0;12.0+PTX"
+)
+
+type images struct{ cu118, cu126, cu128, cu130 *publish.Info }
+
+func testImages(t *testing.T, db *compat.DB) images {
+	return images{
+		cu118: torchimgImage(t, db, "2.7.1", "11.8.0", archs118, "2.7-cu118", "lts", "2.7.1-cuda11.8.0-cudnn9-py3.10-runtime-ubuntu22.04"),
+		cu126: torchimgImage(t, db, "2.9.1", "12.6.3", archs126, "2.9-cu126", "2.9.1-cuda12.6.3-cudnn9-py3.12-runtime-ubuntu24.04"),
+		cu128: torchimgImage(t, db, "2.9.1", "12.8.1", archs128, "2.9-cu128", "2.9", "latest", "2.9.1-cuda12.8.1-cudnn9-py3.12-runtime-ubuntu24.04"),
+		cu130: torchimgImage(t, db, "2.9.1", "13.0.2", archs130, "2.9-cu130", "2.9.1-cuda13.0.2-cudnn9-py3.12-runtime-ubuntu24.04"),
+	}
+}
+
+func whatIf(t *testing.T, db *compat.DB, w WhatIf) Host {
+	t.Helper()
+	h, err := w.Host(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// nvmlHost is what gpu/host reports through NVML (here via host.Static facts).
+func nvmlHost(driver, cuda string, gpus ...host.GPU) Host {
+	for i := range gpus {
+		gpus[i].Index = i
+	}
+	return Host{Facts: host.Facts{DriverFound: true, Driver: driver, CUDA: cuda, GPUs: gpus}}
+}
+
+var (
+	h100     = host.GPU{Name: "NVIDIA H100 80GB HBM3", Brand: "nvidia", Arch: "9.0"}
+	v100     = host.GPU{Name: "Tesla V100-SXM2-16GB", Brand: "tesla", Arch: "7.0"}
+	rtx4090  = host.GPU{Name: "NVIDIA GeForce RTX 4090", Brand: "geforce", Arch: "8.9"}
+	rtx5090  = host.GPU{Name: "NVIDIA GeForce RTX 5090", Brand: "geforce", Arch: "12.0"}
+	a100     = host.GPU{Name: "NVIDIA A100-SXM4-80GB", Brand: "nvidia", Arch: "8.0"}
+	futureGP = host.GPU{Name: "future GPU", Brand: "nvidia", Arch: "13.0"}
+)
+
+func statusOf(r *Result, part string) Status {
+	st := Status("")
+	for _, rs := range r.Reasons {
+		if rs.Part == part {
+			if st == "" || rs.Status == Fail {
+				st = rs.Status
+			}
+		}
+	}
+	return st
+}
+
+func allText(r *Result) string {
+	var b strings.Builder
+	for _, rs := range r.Reasons {
+		b.WriteString(rs.Part + ": " + rs.Message + "\n")
+	}
+	for _, a := range r.Advice {
+		b.WriteString("advice: " + a + "\n")
+	}
+	return b.String()
+}
+
+func TestEvaluate(t *testing.T) {
+	db := testDB(t)
+	im := testImages(t, db)
+	noLabels := &publish.Info{Ref: "docker.io/library/python:3.12", Labels: map[string]string{}, Env: map[string]string{"PATH": "/usr/bin"}}
+	someLabels := &publish.Info{Ref: "example/app:1", Labels: map[string]string{"maintainer": "x"}, Env: map[string]string{}}
+	nvidiaCUDA := &publish.Info{Ref: "nvidia/cuda:12.8.1-runtime-ubuntu24.04", Labels: map[string]string{"maintainer": "NVIDIA CORPORATION <cudatools@nvidia.com>"},
+		Env: map[string]string{"NVIDIA_REQUIRE_CUDA": db.RequireCUDA("12.8.1").Value, "CUDA_VERSION": "12.8.1"}}
+	legacy := &publish.Info{Ref: "old/cuda-app:1", Labels: map[string]string{}, Env: map[string]string{"CUDA_VERSION": "12.4.1"}}
+	noArchs := torchimgImage(t, db, "2.9.1", "12.8.1", "")
+	disabled := torchimgImage(t, db, "2.9.1", "12.8.1", archs128)
+	disabled.Env["NVIDIA_DISABLE_REQUIRE"] = "1"
+
+	tests := []struct {
+		name     string
+		img      *publish.Info
+		host     Host
+		want     Verdict
+		parts    map[string]Status
+		contains []string
+		ptx      bool
+	}{
+		{
+			name: "driver 525 vs cu128: refused despite minor-version compatibility",
+			img:  im.cu128, host: whatIf(t, db, WhatIf{Driver: "525.147.05"}),
+			want:     NotCompatible,
+			parts:    map[string]Status{PartDriver: Fail, PartArch: NotChecked},
+			contains: []string{"570.124.06", "minor-version compatibility", "cuda>=12.8", "NVIDIA_DISABLE_REQUIRE=1", "unsatisfied condition: cuda>=12.8"},
+		},
+		{
+			name: "driver 470 vs cu128: too old, not even minor-version compatible",
+			img:  im.cu128, host: whatIf(t, db, WhatIf{Driver: "470.256.02", CUDA: "11.4", Brand: "geforce"}),
+			want:  NotCompatible,
+			parts: map[string]Status{PartDriver: Fail},
+		},
+		{
+			name: "V100 vs cu130: architecture",
+			img:  im.cu130, host: nvmlHost("580.95.05", "13.0", v100),
+			want:     NotCompatible,
+			parts:    map[string]Status{PartGPU: OK, PartDriver: OK, PartArch: Fail},
+			contains: []string{"compute capability 7.0", "cu126", "cu128"},
+		},
+		{
+			name: "V100 what-if vs cu130",
+			img:  im.cu130, host: whatIf(t, db, WhatIf{Driver: "580.95.05", CCs: []string{"7.0"}}),
+			want:  NotCompatible,
+			parts: map[string]Status{PartDriver: OK, PartArch: Fail},
+		},
+		{
+			name: "H100 on 580.95.05 vs cu128",
+			img:  im.cu128, host: nvmlHost("580.95.05", "13.0", h100),
+			want:  Compatible,
+			parts: map[string]Status{PartGPU: OK, PartDriver: OK, PartArch: OK},
+		},
+		{
+			name: "H100 on 580.95.05 vs cu130",
+			img:  im.cu130, host: nvmlHost("580.95.05", "13.0", h100),
+			want:     Compatible,
+			parts:    map[string]Status{PartGPU: OK, PartDriver: OK, PartArch: OK},
+			contains: []string{"sm_90"},
+		},
+		{
+			name: "Blackwell sm_120 vs cu126 (no PTX)",
+			img:  im.cu126, host: nvmlHost("580.95.05", "13.0", rtx5090),
+			want:  NotCompatible,
+			parts: map[string]Status{PartDriver: OK, PartArch: Fail},
+		},
+		{
+			name: "8.9 GPU vs a list with 8.6: same major",
+			img:  im.cu126, host: nvmlHost("580.95.05", "13.0", rtx4090),
+			want:     Compatible,
+			parts:    map[string]Status{PartArch: OK},
+			contains: []string{"sm_86"},
+		},
+		{
+			name: "GPU newer than every sm, +PTX: PTX JIT",
+			img:  im.cu130, host: nvmlHost("580.95.05", "13.0", futureGP),
+			want:     Compatible,
+			parts:    map[string]Status{PartArch: Warn},
+			contains: []string{"only through PTX JIT", "compute_120", "CUDA_CACHE_MAXSIZE"},
+			ptx:      true,
+		},
+		{
+			name: "Thor 11.0 vs 12.0+PTX: PTX newer than the GPU",
+			img:  im.cu130, host: whatIf(t, db, WhatIf{Driver: "580.95.05", CCs: []string{"11.0"}}),
+			want:  NotCompatible,
+			parts: map[string]Status{PartArch: Fail},
+		},
+		{
+			name: "geforce on 565 vs cu128: no brand clause",
+			img:  im.cu128, host: whatIf(t, db, WhatIf{Driver: "565.57.01", Brand: "geforce", CCs: []string{"8.9"}}),
+			want:     NotCompatible,
+			parts:    map[string]Status{PartDriver: Fail, PartArch: OK},
+			contains: []string{"brand geforce", "570.124.06"},
+		},
+		{
+			name: "tesla on 565 vs cu128: forward-compatibility clause",
+			img:  im.cu128, host: whatIf(t, db, WhatIf{Driver: "565.57.01", Brand: "tesla", CCs: []string{"8.0"}}),
+			want:     Compatible,
+			parts:    map[string]Status{PartDriver: OK, PartArch: OK},
+			contains: []string{"brand=tesla,driver>=565,driver<566", "forward compatibility"},
+		},
+		{
+			name: "geforce RTX 4090 via NVML on 565 (CUDA 12.7) vs cu128",
+			img:  im.cu128, host: nvmlHost("565.57.01", "12.7", rtx4090),
+			want:  NotCompatible,
+			parts: map[string]Status{PartDriver: Fail},
+		},
+		{
+			name: "A100 (brand nvidia = unknown at runtime) via NVML on 565 vs cu128",
+			img:  im.cu128, host: nvmlHost("565.57.01", "12.7", a100),
+			want:     Compatible,
+			parts:    map[string]Status{PartDriver: OK},
+			contains: []string{"brand=unknown,driver>=565"},
+		},
+		{
+			name: "what-if 565 without brand: depends on the brand",
+			img:  im.cu128, host: whatIf(t, db, WhatIf{Driver: "565.57.01", CCs: []string{"8.9"}}),
+			want:     CannotTell,
+			parts:    map[string]Status{PartDriver: Unknown},
+			contains: []string{"--brand"},
+		},
+		{
+			name: "unknown archs: cannot tell for the arch part",
+			img:  noArchs, host: nvmlHost("580.95.05", "13.0", h100),
+			want:  CannotTell,
+			parts: map[string]Status{PartDriver: OK, PartArch: Unknown},
+		},
+		{
+			name: "driver but no GPU",
+			img:  im.cu128, host: nvmlHost("580.95.05", "13.0"),
+			want:     NotCompatible,
+			parts:    map[string]Status{PartGPU: Fail},
+			contains: []string{"no GPU is visible"},
+		},
+		{
+			name: "no driver at all",
+			img:  im.cu128, host: Host{Facts: host.Facts{Reason: "no NVIDIA driver found (libnvidia-ml.so.1 not loadable)"}},
+			want:     NotCompatible,
+			parts:    map[string]Status{PartGPU: Fail, PartDriver: NotChecked},
+			contains: []string{"libnvidia-ml.so.1 not loadable", ">= 570.124.06"},
+		},
+		{
+			name: "image without labels and without env",
+			img:  noLabels, host: nvmlHost("580.95.05", "13.0", h100),
+			want:     CannotTell,
+			parts:    map[string]Status{PartImage: Unknown, PartDriver: Unknown, PartArch: Unknown},
+			contains: []string{"no labels", "not built by torchimg"},
+		},
+		{
+			name: "image with foreign labels only",
+			img:  someLabels, host: nvmlHost("580.95.05", "13.0", h100),
+			want:     CannotTell,
+			contains: []string{"labels maintainer"},
+		},
+		{
+			name: "plain nvidia/cuda 12.8.1 on a 550 geforce",
+			img:  nvidiaCUDA, host: nvmlHost("550.54.15", "12.4", rtx4090),
+			want:     NotCompatible,
+			parts:    map[string]Status{PartImage: OK, PartDriver: Fail, PartArch: Unknown},
+			contains: []string{"570.124.06"},
+		},
+		{
+			name: "legacy image with CUDA_VERSION only, driver new enough",
+			img:  legacy, host: nvmlHost("550.54.15", "12.4", rtx4090),
+			want:  CannotTell,
+			parts: map[string]Status{PartDriver: OK, PartArch: Unknown},
+		},
+		{
+			name: "driver only, no GPU capability: verdict from the driver",
+			img:  im.cu128, host: whatIf(t, db, WhatIf{Driver: "580.95.05"}),
+			want:     Compatible,
+			parts:    map[string]Status{PartDriver: OK, PartArch: NotChecked},
+			contains: []string{"--gpu-cc"},
+		},
+		{
+			name: "GPU capability only: driver cannot tell",
+			img:  im.cu128, host: whatIf(t, db, WhatIf{CCs: []string{"9.0"}}),
+			want:  CannotTell,
+			parts: map[string]Status{PartDriver: Unknown, PartArch: OK},
+		},
+		{
+			name: "two GPUs, one too old for cu130",
+			img:  im.cu130, host: whatIf(t, db, WhatIf{Driver: "580.95.05", CCs: []string{"9.0", "7.0"}}),
+			want:     NotCompatible,
+			parts:    map[string]Status{PartArch: Fail},
+			contains: []string{"GPU 1"},
+		},
+		{
+			name: "NVIDIA_DISABLE_REQUIRE image on a minor-version-compatible driver",
+			img:  disabled, host: nvmlHost("550.54.15", "12.4", a100),
+			want:  Compatible,
+			parts: map[string]Status{PartDriver: Warn},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Evaluate(tc.img, tc.host, db)
+			text := allText(r)
+			if r.Verdict != tc.want {
+				t.Errorf("verdict %s, want %s\n%s", r.Verdict, tc.want, text)
+			}
+			for part, st := range tc.parts {
+				if got := statusOf(r, part); got != st {
+					t.Errorf("part %s: %q, want %q\n%s", part, got, st, text)
+				}
+			}
+			for _, s := range tc.contains {
+				if !strings.Contains(text, s) {
+					t.Errorf("output lacks %q:\n%s", s, text)
+				}
+			}
+			if r.PTXJIT != tc.ptx {
+				t.Errorf("PTXJIT %v, want %v", r.PTXJIT, tc.ptx)
+			}
+		})
+	}
+}
+
+func TestDriverCUDA(t *testing.T) {
+	db := testDB(t)
+	for _, tc := range []struct {
+		driver, want string
+		ok           bool
+	}{
+		{"525.147.05", "12.0", true},
+		{"535.104.05", "12.2", true},
+		{"535.86.09", "12.2", true},
+		{"535.54.02", "12.1", true},
+		{"570.124.06", "12.8", true},
+		{"565.57.01", "12.6", true},
+		{"580.95.05", "13.0", true},
+		{"520.61.05", "11.8", true},
+		{"470.256.02", "", false},
+		{"garbage", "", false},
+	} {
+		got, ok := DriverCUDA(db, tc.driver)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("DriverCUDA(%s) = %q, %v; want %q, %v", tc.driver, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestWhatIfHost(t *testing.T) {
+	db := testDB(t)
+	h := whatIf(t, db, WhatIf{Driver: "535.104.05", CCs: []string{"7.0", "sm_90"}, Brand: "Tesla"})
+	if h.Facts.CUDA != "12.2" || !h.CUDADerived || len(h.Facts.GPUs) != 2 || h.Facts.GPUs[1].Arch != "9.0" || h.Facts.GPUs[0].Brand != "tesla" {
+		t.Errorf("host %+v", h)
+	}
+	if s := h.String(); !strings.Contains(s, "derived") {
+		t.Errorf("String() does not say the CUDA version was derived: %s", s)
+	}
+	h = whatIf(t, db, WhatIf{Driver: "535.104.05", CUDA: "12.2"})
+	if h.CUDADerived {
+		t.Error("--cuda given but CUDADerived")
+	}
+	for _, bad := range []WhatIf{{Driver: "535.x"}, {CUDA: "twelve"}, {Brand: "radeon"}, {CCs: []string{"nine"}}, {CCs: []string{"9.0+PTX"}}} {
+		if _, err := bad.Host(db); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	db := testDB(t)
+	im := testImages(t, db)
+	all := []*publish.Info{im.cu128, im.cu126, im.cu118, im.cu130}
+
+	// Driver 525 runs only the cu118 (LTS) image; the checked image itself is skipped.
+	r := Evaluate(im.cu128, whatIf(t, db, WhatIf{Driver: "525.147.05"}), db)
+	if r.Verdict != NotCompatible {
+		t.Fatalf("cu128 on 525: %s", r.Verdict)
+	}
+	got := Suggest(all, whatIf(t, db, WhatIf{Driver: "525.147.05"}), db, im.cu128.Digest)
+	var tags []string
+	for _, s := range got {
+		tags = append(tags, s.Tag)
+	}
+	want := []string{"lts", "2.7-cu118", "2.7.1-cuda11.8.0-cudnn9-py3.10-runtime-ubuntu22.04"}
+	if strings.Join(tags, " ") != strings.Join(want, " ") {
+		t.Errorf("suggested %v, want %v", tags, want)
+	}
+	if len(got) > 0 && (got[0].Torch != "2.7.1" || got[0].DriverMin != "520.61.05" || !strings.Contains(got[0].CUDA, "11.8")) {
+		t.Errorf("suggestion %+v", got[0])
+	}
+
+	// H100 on 580 runs everything: floating tags first, newest torch first, shorter first.
+	got = Suggest(all, nvmlHost("580.95.05", "13.0", h100), db, "")
+	tags = nil
+	for _, s := range got {
+		tags = append(tags, s.Tag)
+	}
+	wantPrefix := []string{"2.9", "latest", "2.9-cu126", "2.9-cu128", "2.9-cu130", "lts", "2.7-cu118"}
+	if len(tags) < len(wantPrefix) || strings.Join(tags[:len(wantPrefix)], " ") != strings.Join(wantPrefix, " ") {
+		t.Errorf("order %v, want it to start with %v", tags, wantPrefix)
+	}
+	if len(tags) != 11 {
+		t.Errorf("%d suggestions, want 11 (every tag)", len(tags))
+	}
+
+	// V100 on 580: cu130 has no sm_70, and is not suggested.
+	got = Suggest(all, nvmlHost("580.95.05", "13.0", v100), db, "")
+	for _, s := range got {
+		if s.Tag == "2.9-cu130" {
+			t.Errorf("cu130 suggested for a V100: %+v", got)
+		}
+	}
+}
+
+func TestArchList(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		cc   string
+		want Support
+		via  string
+	}{
+		{archs130, "7.0", SupportNone, ""},
+		{archs130, "7.5", SupportNative, "7.5"},
+		{archs130, "8.9", SupportNative, "8.6"},
+		{archs130, "12.1", SupportNative, "12.0+PTX"},
+		{archs130, "13.0", SupportPTX, "12.0+PTX"},
+		{archs130, "11.0", SupportNone, ""},
+		{archs126, "12.0", SupportNone, ""},
+		{"9.0a", "9.0", SupportNative, "9.0a"},
+		{"9.0a", "9.1", SupportNone, ""},
+		{"8.0;9.0a+PTX", "10.0", SupportNone, ""},
+		{"Ampere;Hopper", "10.0", SupportPTX, "9.0+PTX"},
+		{"sm_80 compute_90", "9.0", SupportPTX, "compute_90"},
+		{"8.0,8.6", "8.7", SupportNative, "8.6"},
+		{"8.0;Blackwell", "12.0", SupportUnknown, ""},
+		{"", "9.0", SupportUnknown, ""},
+	} {
+		mj, mn, err := ParseCC(tc.cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, a := ParseArchList(tc.list).Runs(mj, mn)
+		if got != tc.want || (tc.via != "" && a.String() != tc.via) {
+			t.Errorf("%q on %s: %v via %s, want %v via %s", tc.list, tc.cc, got, a, tc.want, tc.via)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package check
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/torchimg/torchimg/gpu/host"
+	"github.com/torchimg/torchimg/internal/version"
+	"github.com/torchimg/torchimg/matrix/compat"
+)
+
+// Host is the machine an image is checked against: facts from NVML, or the
+// values of a what-if question.
+type Host struct {
+	Facts host.Facts
+	// WhatIf is true when the facts come from flags, not from NVML. A what-if
+	// GPU without a compute capability has its architecture "not checked"; a
+	// what-if host without a driver has its driver "cannot tell".
+	WhatIf bool
+	// CUDADerived is true when Facts.CUDA was derived from the driver version
+	// with the compatibility data (DriverCUDA) rather than reported by NVML or given.
+	CUDADerived bool
+}
+
+// WhatIf describes a host by hand: "check --driver 535.104.05 --gpu-cc 7.0".
+type WhatIf struct {
+	Driver string   // driver version, "535.104.05"; "" unknown
+	CUDA   string   // CUDA version the driver supports; "" = derive from Driver
+	Brand  string   // NVML brand name of every GPU (tesla, geforce, nvidia...); "" unknown
+	CCs    []string // compute capability of each GPU ("7.0"); none = architecture not checked
+}
+
+// Brands are the brand names WhatIf accepts (gpu/host's lower-case NVML brands).
+var Brands = []string{"tesla", "quadro", "nvs", "grid", "geforce", "titan", "nvidia", "nvidiartx",
+	"quadrortx", "geforcertx", "titanrtx", "vapps", "vpc", "vcs", "vws", "cloudgaming", "unknown"}
+
+// Host builds the host. The CUDA version, when not given, is derived from the
+// driver with db (see DriverCUDA).
+func (w WhatIf) Host(db *compat.DB) (Host, error) {
+	h := Host{WhatIf: true, Facts: host.Facts{DriverFound: true}}
+	if w.Driver != "" {
+		if !version.Valid(w.Driver) {
+			return h, fmt.Errorf("--driver %q: want a driver version such as 535.104.05 or 570.124.06", w.Driver)
+		}
+		h.Facts.Driver = w.Driver
+	}
+	switch {
+	case w.CUDA != "":
+		if !version.Valid(w.CUDA) {
+			return h, fmt.Errorf("--cuda %q: want the CUDA version the driver supports, such as 12.2 (nvidia-smi shows it as \"CUDA Version\")", w.CUDA)
+		}
+		h.Facts.CUDA = version.MajorMinor(w.CUDA)
+	case w.Driver != "":
+		if c, ok := DriverCUDA(db, w.Driver); ok {
+			h.Facts.CUDA, h.CUDADerived = c, true
+		}
+	}
+	brand := strings.ToLower(w.Brand)
+	if brand != "" && !contains(Brands, brand) {
+		return h, fmt.Errorf("--brand %q: valid brands are %s", w.Brand, strings.Join(Brands, ", "))
+	}
+	for i, cc := range w.CCs {
+		mj, mn, err := ParseCC(cc)
+		if err != nil {
+			return h, fmt.Errorf("--gpu-cc: %v", err)
+		}
+		h.Facts.GPUs = append(h.Facts.GPUs, host.GPU{Index: i, Brand: brand, Arch: fmt.Sprintf("%d.%d", mj, mn)})
+	}
+	if len(w.CCs) == 0 && brand != "" {
+		// One GPU of unknown architecture carries the brand for brand= conditions.
+		h.Facts.GPUs = []host.GPU{{Index: 0, Brand: brand}}
+	}
+	return h, nil
+}
+
+// DriverCUDA derives the CUDA version a Linux driver supports from the
+// compatibility data: the highest CUDA update release whose minimum driver is
+// <= driver (525.147.05 → 12.0, 535.104.05 → 12.2, 570.124.06 → 12.8). A
+// real driver may report a CUDA minor that has no toolkit release (565 →
+// 12.7), which this cannot know; ok is false when no release qualifies.
+func DriverCUDA(db *compat.DB, driver string) (cuda string, ok bool) {
+	if db == nil || !version.Valid(driver) {
+		return "", false
+	}
+	best := ""
+	for _, minor := range db.CUDAVersions() {
+		r, _ := db.CUDA(minor)
+		for _, u := range r.Updates {
+			if !u.MinDriver.Known() || version.Compare(u.MinDriver.Value, driver) > 0 {
+				continue
+			}
+			if best == "" || version.Compare(u.Version, best) > 0 {
+				best = u.Version
+			}
+		}
+	}
+	if best == "" {
+		return "", false
+	}
+	return version.MajorMinor(best), true
+}
+
+// HostSummary is the host part of a Result.
+type HostSummary struct {
+	Source      string       `json:"source"` // "nvml" or "what-if"
+	DriverFound bool         `json:"driver_found"`
+	Reason      string       `json:"reason,omitempty"`
+	Driver      string       `json:"driver,omitempty"`
+	CUDA        string       `json:"cuda,omitempty"`
+	CUDADerived bool         `json:"cuda_derived,omitempty"`
+	GPUs        []GPUSummary `json:"gpus"`
+}
+
+// GPUSummary is one GPU of a HostSummary.
+type GPUSummary struct {
+	Index int    `json:"index"`
+	Name  string `json:"name,omitempty"`
+	Brand string `json:"brand,omitempty"`
+	Arch  string `json:"compute_capability,omitempty"`
+}
+
+// Summary describes the host for output.
+func (h Host) Summary() HostSummary {
+	s := HostSummary{Source: "nvml", DriverFound: h.Facts.DriverFound, Reason: h.Facts.Reason, Driver: h.Facts.Driver,
+		CUDA: h.Facts.CUDA, CUDADerived: h.CUDADerived, GPUs: []GPUSummary{}}
+	if h.WhatIf {
+		s.Source = "what-if"
+	}
+	for _, g := range h.Facts.GPUs {
+		s.GPUs = append(s.GPUs, GPUSummary{Index: g.Index, Name: g.Name, Brand: g.Brand, Arch: g.Arch})
+	}
+	return s
+}
+
+// String is a one-line description: "driver 550.54.15 (CUDA 12.4), 1 GPU: GPU 0 NVIDIA H100 (9.0, nvidia)".
+func (h Host) String() string {
+	f := h.Facts
+	var b strings.Builder
+	if h.WhatIf {
+		b.WriteString("what-if: ")
+	}
+	if !h.WhatIf && !f.DriverFound {
+		if f.Reason != "" {
+			return f.Reason
+		}
+		return "no NVIDIA driver found"
+	}
+	switch {
+	case f.Driver != "":
+		b.WriteString("driver " + f.Driver)
+	default:
+		b.WriteString("driver not given")
+	}
+	switch {
+	case f.CUDA != "" && h.CUDADerived:
+		fmt.Fprintf(&b, " (CUDA %s, derived from the driver version with torchimg's compatibility data)", f.CUDA)
+	case f.CUDA != "":
+		fmt.Fprintf(&b, " (CUDA %s)", f.CUDA)
+	case f.Driver != "":
+		b.WriteString(" (CUDA version unknown)")
+	}
+	gpus := 0
+	var parts []string
+	for _, g := range f.GPUs {
+		if g.Arch == "" && h.WhatIf {
+			continue
+		}
+		gpus++
+		parts = append(parts, gpuLabel(g, true))
+	}
+	switch {
+	case gpus == 0 && h.WhatIf:
+		b.WriteString(", GPU not given")
+	case gpus == 0:
+		b.WriteString(", no GPU visible")
+	default:
+		fmt.Fprintf(&b, ", %d GPU%s: %s", gpus, plural(gpus), strings.Join(parts, "; "))
+	}
+	if h.WhatIf && len(f.GPUs) > 0 && f.GPUs[0].Brand != "" {
+		fmt.Fprintf(&b, ", brand %s", f.GPUs[0].Brand)
+	}
+	return b.String()
+}
+
+// gpuLabel names a GPU: "GPU 0 (NVIDIA H100 80GB HBM3, compute capability 9.0)".
+func gpuLabel(g host.GPU, withBrand bool) string {
+	var in []string
+	if g.Name != "" {
+		in = append(in, g.Name)
+	}
+	if g.Arch != "" {
+		in = append(in, "compute capability "+g.Arch)
+	}
+	if withBrand && g.Brand != "" && g.Name != "" {
+		in = append(in, "brand "+g.Brand)
+	}
+	s := "GPU " + strconv.Itoa(g.Index)
+	if len(in) > 0 {
+		s += " (" + strings.Join(in, ", ") + ")"
+	}
+	return s
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,203 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/torchimg/torchimg/internal/version"
+	"github.com/torchimg/torchimg/matrix/compat"
+	"github.com/torchimg/torchimg/publish"
+)
+
+// Suggestion is a tag of the repository that would run on the host.
+type Suggestion struct {
+	Tag       string `json:"tag"`
+	Torch     string `json:"torch"`
+	CUDA      string `json:"cuda"`
+	DriverMin string `json:"driver_min"`
+	Note      string `json:"note,omitempty"` // e.g. "PTX JIT"
+}
+
+// Suggest evaluates candidate images (each with the tags that point to it in
+// Info.Tags) on h and returns the tags of the compatible ones: floating-looking
+// tags first (those that do not spell the full torch version: "2.9-cu128",
+// "lts"), then newest torch first, then shorter tags. An image whose digest is
+// skipDigest (the one being checked) is left out.
+func Suggest(cands []*publish.Info, h Host, db *compat.DB, skipDigest string) []Suggestion {
+	type row struct {
+		s        Suggestion
+		floating bool
+	}
+	var rows []row
+	for _, c := range cands {
+		if c == nil || (skipDigest != "" && c.Digest == skipDigest) {
+			continue
+		}
+		res := Evaluate(c, h, db)
+		if res.Verdict != Compatible {
+			continue
+		}
+		im := readImage(c, db)
+		cuda := im.cudaMinor()
+		if im.variant != "" {
+			cuda = im.variant + " (CUDA " + orDash(im.cuda) + ")"
+		} else if im.cuda != "" {
+			cuda = im.cuda
+		}
+		note := ""
+		if res.PTXJIT {
+			note = "PTX JIT"
+		}
+		for _, t := range c.Tags {
+			rows = append(rows, row{
+				s:        Suggestion{Tag: t, Torch: im.torch, CUDA: cuda, DriverMin: im.driverMin, Note: note},
+				floating: floatingLooking(t, im),
+			})
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.floating != b.floating {
+			return a.floating
+		}
+		if a.s.Note != b.s.Note {
+			return a.s.Note == "" // native before PTX JIT
+		}
+		if c := compareTorch(a.s.Torch, b.s.Torch); c != 0 {
+			return c > 0
+		}
+		if len(a.s.Tag) != len(b.s.Tag) {
+			return len(a.s.Tag) < len(b.s.Tag)
+		}
+		return a.s.Tag < b.s.Tag
+	})
+	out := make([]Suggestion, len(rows))
+	for i, r := range rows {
+		out[i] = r.s
+	}
+	return out
+}
+
+func compareTorch(a, b string) int {
+	// Local versions ("2.9.1+cu128") compare by their public part.
+	a, _, _ = strings.Cut(a, "+")
+	b, _, _ = strings.Cut(b, "+")
+	switch {
+	case a == b:
+		return 0
+	case !version.Valid(a):
+		return -1
+	case !version.Valid(b):
+		return 1
+	}
+	return version.Compare(a, b)
+}
+
+// floatingLooking reports whether a tag looks like a floating tag: it does not
+// spell the image's full torch version or full CUDA toolkit version.
+func floatingLooking(tag string, im image) bool {
+	if im.torch != "" && strings.Count(im.torch, ".") >= 2 && strings.Contains(tag, im.torch) {
+		return false
+	}
+	if im.cuda != "" && strings.Count(im.cuda, ".") >= 2 && strings.Contains(tag, im.cuda) {
+		return false
+	}
+	return true
+}
+
+// MaxCandidateTags caps how many tags of a repository ListCandidates reads.
+const MaxCandidateTags = 300
+
+// ListCandidates lists the tags of repo (at most maxTags, default
+// MaxCandidateTags: the last ones in lexical order, where newer versions
+// usually sort), resolves them to digests concurrently (HEAD), and reads
+// each distinct image once (publish.Inspect), with every tag that points to it
+// in Info.Tags. No layer is pulled. Tags that cannot be read are skipped; an
+// error is returned only when the tags cannot be listed.
+func ListCandidates(ctx context.Context, repo string, o publish.Options, maxTags int) ([]*publish.Info, error) {
+	if maxTags <= 0 {
+		maxTags = MaxCandidateTags
+	}
+	r, err := name.NewRepository(repo, name.WeakValidation)
+	if err != nil {
+		return nil, fmt.Errorf("repository %q: %w", repo, err)
+	}
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithUserAgent("torchimg")}
+	if o.Transport != nil {
+		opts = append(opts, remote.WithTransport(o.Transport))
+	} else {
+		opts = append(opts, remote.WithTransport(http.DefaultTransport))
+	}
+	tags, err := remote.List(r, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("list tags of %s: %w", r, err)
+	}
+	sort.Strings(tags)
+	if len(tags) > maxTags {
+		tags = tags[len(tags)-maxTags:]
+	}
+
+	var mu sync.Mutex
+	byDigest := map[string][]string{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, t := range tags {
+		g.Go(func() error {
+			d, err := remote.Head(r.Tag(t), append(opts, remote.WithContext(gctx))...)
+			if err != nil {
+				return nil // skipped: a tag deleted meanwhile, or unreadable
+			}
+			mu.Lock()
+			byDigest[d.Digest.String()] = append(byDigest[d.Digest.String()], t)
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	digests := make([]string, 0, len(byDigest))
+	for d := range byDigest {
+		digests = append(digests, d)
+	}
+	sort.Strings(digests)
+	out := make([]*publish.Info, len(digests))
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, d := range digests {
+		g.Go(func() error {
+			info, err := publish.Inspect(gctx, r.String()+"@"+d, o, false)
+			if err != nil || info == nil {
+				return nil
+			}
+			ts := byDigest[d]
+			sort.Strings(ts)
+			info.Tags = ts
+			out[i] = info
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var infos []*publish.Info
+	for _, info := range out {
+		if info != nil {
+			infos = append(infos, info)
+		}
+	}
+	return infos, ctx.Err()
+}
