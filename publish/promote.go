@@ -432,4 +432,3 @@ func verifyLabels(ctx context.Context, ref name.Digest, want map[string]string, 
 	}
 	return nil
 }
-
