@@ -36,5 +36,11 @@ $T publish --report dist/build.json --matrix "$M"
 step "the release record"
 cat dist/release.md
 
+step "will 2.13-cu130 run on a GeForce RTX 4090 (8.9) with driver 560.35.05? (what-if; exit 3 = no)"
+set +e
+$T check "$REG/torchimg-demo/pytorch-cuda:2.13-cu130" --driver 560.35.05 --gpu-cc 8.9 --brand geforce
+echo "exit status: $?"
+set -e
+
 step "inspect a published tag (manifest and config only, no layers)"
 $T inspect "$REG/torchimg-demo/pytorch-cuda:2.13-cu130"

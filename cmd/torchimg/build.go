@@ -100,17 +100,9 @@ func (a *app) runBuild(ctx context.Context) error {
 	if a.v.GetInt("jobs") < 1 {
 		return usageErrorf("--jobs must be at least 1")
 	}
-	f, err := a.filter()
+	p, vs, _, err := a.selected()
 	if err != nil {
 		return err
-	}
-	p, err := a.loadPlan()
-	if err != nil {
-		return err
-	}
-	vs := f.Apply(p.Variants)
-	if len(vs) == 0 {
-		return &exitError{code: exitFailed, err: fmt.Errorf("--only/--shard select no variant of %d", len(p.Variants))}
 	}
 	rep, err := a.buildVariants(ctx, p, vs)
 	if rep != nil {
@@ -122,6 +114,23 @@ func (a *app) runBuild(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// selected loads the plan and applies --only/--shard; selecting nothing is an error.
+func (a *app) selected() (*matrix.Plan, []*matrix.Variant, matrix.Filter, error) {
+	f, err := a.filter()
+	if err != nil {
+		return nil, nil, f, err
+	}
+	p, err := a.loadPlan()
+	if err != nil {
+		return nil, nil, f, err
+	}
+	vs := f.Apply(p.Variants)
+	if len(vs) == 0 {
+		return nil, nil, f, &exitError{code: exitFailed, err: fmt.Errorf("--only/--shard select no variant of %d", len(p.Variants))}
+	}
+	return p, vs, f, nil
 }
 
 // buildVariants connects to the builders and builds; the report is returned even on failure.

@@ -32,17 +32,9 @@ failed, or floating tags were held; 2 usage error.`,
 			if a.v.GetString("stage") == "" {
 				return usageErrorf("release needs --stage REPO: images are pushed by digest to a staging repository, then promoted")
 			}
-			f, err := a.filter()
+			p, vs, f, err := a.selected()
 			if err != nil {
 				return err
-			}
-			p, err := a.loadPlan()
-			if err != nil {
-				return err
-			}
-			vs := f.Apply(p.Variants)
-			if len(vs) == 0 {
-				return &exitError{code: exitFailed, err: fmt.Errorf("--only/--shard select no variant of %d", len(p.Variants))}
 			}
 			rep, berr := a.buildVariants(ctx, p, vs)
 			if rep == nil {

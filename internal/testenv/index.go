@@ -28,11 +28,11 @@ import (
 
 // TorchWheel is the set of facts a fixture torch wheel reports (see testdata/fixture-torch/README.md).
 type TorchWheel struct {
-	Version string // "2.9.1+cu128" (torch.__version__)
-	CUDA    string // "12.8" as torch.version.cuda reports it; "" for a CPU wheel
-	CUDNN   string // "9.10.2.21", or "" for none
-	NCCL    string // "2.27.5", or "" for none
-	Archs   string // TORCH_CUDA_ARCH_LIST form "7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX", or ""
+	Version string `yaml:"version"` // "2.9.1+cu128" (torch.__version__)
+	CUDA    string `yaml:"cuda"`    // "12.8" as torch.version.cuda reports it; "" for a CPU wheel
+	CUDNN   string `yaml:"cudnn"`   // "9.10.2.21", or "" for none
+	NCCL    string `yaml:"nccl"`    // "2.27.5", or "" for none
+	Archs   string `yaml:"archs"`   // TORCH_CUDA_ARCH_LIST form "7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX", or ""
 }
 
 // Index is a PEP 503 "simple" package index on 127.0.0.1 that serves fixture wheels.

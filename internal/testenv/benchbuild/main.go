@@ -49,8 +49,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/torchimg/torchimg/internal/testenv"
 )
 
@@ -79,72 +77,15 @@ func main() {
 	os.Exit(run())
 }
 
-// ---- wheels file (the shape devenv reads; examples/offline/wheels.yaml names the list "wheels") ----
-
-type wheelList struct {
-	Wheels   []torchEntry   `yaml:"wheels"`
-	Torch    []torchEntry   `yaml:"torch"`
-	Packages []packageEntry `yaml:"packages"`
-}
-
-type torchEntry struct {
-	Version string `yaml:"version"`
-	CUDA    string `yaml:"cuda"`
-	CUDNN   string `yaml:"cudnn"`
-	NCCL    string `yaml:"nccl"`
-	Archs   string `yaml:"archs"`
-}
-
-type packageEntry struct {
-	Name    string `yaml:"name"`
-	Version string `yaml:"version"`
-}
-
-func readWheels(path string) (wheelList, error) {
-	var w wheelList
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return w, err
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return w, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(root.Content) == 0 {
-		return w, nil
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if root.Content[0].Kind == yaml.SequenceNode {
-		err = dec.Decode(&w.Torch)
-	} else {
-		err = dec.Decode(&w)
-	}
-	if err != nil {
-		return w, fmt.Errorf("%s: %w", path, err)
-	}
-	w.Torch = append(w.Wheels, w.Torch...)
-	w.Wheels = nil
-	return w, nil
-}
-
-func startEnv(ctx context.Context, wheels wheelList, logf func(string, ...any)) (*testenv.Env, error) {
+func startEnv(ctx context.Context, wheels *testenv.WheelsFile, logf func(string, ...any)) (*testenv.Env, error) {
 	start := time.Now()
 	env, err := testenv.Start(ctx, testenv.Options{RegistryPort: registryPort, IndexPort: indexPort, Logf: logf})
 	if err != nil {
 		return nil, fmt.Errorf("cannot start the environment (run hack/prereqs.sh as root first): %w", err)
 	}
-	for _, w := range wheels.Torch {
-		if err := env.Index.AddTorch(testenv.TorchWheel{Version: w.Version, CUDA: w.CUDA, CUDNN: w.CUDNN, NCCL: w.NCCL, Archs: w.Archs}); err != nil {
-			_ = env.Close()
-			return nil, fmt.Errorf("%s: %w", wheelsFile, err)
-		}
-	}
-	for _, p := range wheels.Packages {
-		if err := env.Index.AddPackage(p.Name, p.Version); err != nil {
-			_ = env.Close()
-			return nil, fmt.Errorf("%s: %w", wheelsFile, err)
-		}
+	if err := env.Index.AddAll(wheels); err != nil {
+		_ = env.Close()
+		return nil, fmt.Errorf("%s: %w", wheelsFile, err)
 	}
 	logf("environment ready in %s: builder %s, registry %s", time.Since(start).Round(time.Millisecond), env.BuilderAddr, env.RegistryHost)
 	return env, nil
@@ -373,7 +314,7 @@ func run() int {
 		logf("%v (run benchbuild from the repository root)", err)
 		return 2
 	}
-	wheels, err := readWheels(wheelsFile)
+	wheels, err := testenv.ReadWheelsFile(wheelsFile)
 	if err != nil {
 		logf("%v", err)
 		return 2

@@ -24,7 +24,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -35,28 +34,8 @@ import (
 	"syscall"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/torchimg/torchimg/internal/testenv"
 )
-
-type wheelsFile struct {
-	Torch    []torchEntry   `yaml:"torch"`
-	Packages []packageEntry `yaml:"packages"`
-}
-
-type torchEntry struct {
-	Version string `yaml:"version"`
-	CUDA    string `yaml:"cuda"`
-	CUDNN   string `yaml:"cudnn"`
-	NCCL    string `yaml:"nccl"`
-	Archs   string `yaml:"archs"`
-}
-
-type packageEntry struct {
-	Name    string `yaml:"name"`
-	Version string `yaml:"version"`
-}
 
 func main() { os.Exit(run()) }
 
@@ -85,10 +64,10 @@ func run() int {
 		quietf = func(string, ...any) {}
 	}
 
-	var wheels wheelsFile
+	wheels := &testenv.WheelsFile{}
 	if *wheelsPath != "" {
 		var err error
-		if wheels, err = readWheels(*wheelsPath); err != nil {
+		if wheels, err = testenv.ReadWheelsFile(*wheelsPath); err != nil {
 			logf("%v", err)
 			return 2
 		}
@@ -127,17 +106,9 @@ func run() int {
 			logf("teardown: %v", err)
 		}
 	}()
-	for _, w := range wheels.Torch {
-		if err := env.Index.AddTorch(testenv.TorchWheel{Version: w.Version, CUDA: w.CUDA, CUDNN: w.CUDNN, NCCL: w.NCCL, Archs: w.Archs}); err != nil {
-			logf("%s: %v", *wheelsPath, err)
-			return 2
-		}
-	}
-	for _, p := range wheels.Packages {
-		if err := env.Index.AddPackage(p.Name, p.Version); err != nil {
-			logf("%s: %v", *wheelsPath, err)
-			return 2
-		}
+	if err := env.Index.AddAll(wheels); err != nil {
+		logf("%s: %v", *wheelsPath, err)
+		return 2
 	}
 	quietf("ready in %s: builder %s, registry %s, base image %s, index %s (%d torch wheels, %d packages)",
 		time.Since(start).Round(time.Millisecond), env.BuilderAddr, env.RegistryHost, env.BaseImage, env.IndexURL,
@@ -195,30 +166,4 @@ func exitCode(err error) int {
 		return ee.ExitCode()
 	}
 	return 1
-}
-
-func readWheels(path string) (wheelsFile, error) {
-	var w wheelsFile
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return w, err
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return w, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(root.Content) == 0 {
-		return w, nil
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if root.Content[0].Kind == yaml.SequenceNode {
-		err = dec.Decode(&w.Torch)
-	} else {
-		err = dec.Decode(&w)
-	}
-	if err != nil {
-		return w, fmt.Errorf("%s: %w", path, err)
-	}
-	return w, nil
 }
