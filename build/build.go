@@ -73,6 +73,7 @@ type Result struct {
 	Size          int64             `json:"size,omitempty"`
 	Builder       string            `json:"builder,omitempty"`
 	BaseDigest    string            `json:"base_digest,omitempty"`
+	Notes         []string          `json:"notes,omitempty"`
 	Tags          []string          `json:"tags"`
 	ImmutableTags []string          `json:"immutable_tags"`
 	FloatingTags  []string          `json:"floating_tags"`

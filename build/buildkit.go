@@ -138,7 +138,11 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
 
 	// Resolve the base image on the daemon first: its digest pins FROM and is recorded in the
 	// labels and annotations (org.opencontainers.image.base.digest).
-	res.BaseDigest = b.resolveBase(ctx, v)
+	var rerr error
+	res.BaseDigest, rerr = b.resolveBase(ctx, v)
+	if rerr != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("base image %s not pinned by digest: %s", v.Base, shortErr(rerr)))
+	}
 	opt, err := b.solveOpt(req, fs, res.BaseDigest)
 	if err != nil {
 		close(status)
@@ -195,21 +199,31 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
 
 // resolveBase asks the daemon for the base image's digest; "" when it cannot (the build
 // itself then reports why).
-func (b *BuildKit) resolveBase(ctx context.Context, v *matrix.Variant) string {
+func (b *BuildKit) resolveBase(ctx context.Context, v *matrix.Variant) (string, error) {
 	var dgst string
-	_, err := b.c.Build(ctx, client.SolveOpt{}, "torchimg-resolve", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+	var rerr error
+	opt := client.SolveOpt{Session: []session.Attachable{authSession()}}
+	_, err := b.c.Build(ctx, opt, "torchimg-resolve", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		_, d, _, err := gc.ResolveImageConfig(ctx, v.Base, sourceresolver.Opt{
 			ImageOpt: &sourceresolver.ResolveImageOpt{ResolveMode: llb.ResolveModeDefault.String()},
 		})
 		if err == nil {
 			dgst = d.String()
 		}
+		rerr = err
 		return gateway.NewResult(), nil
 	}, nil)
 	if err != nil {
-		return ""
+		return "", err
 	}
-	return dgst
+	return dgst, rerr
+}
+
+// authSession gives the daemon the credentials of the docker config and credential helpers.
+func authSession() session.Attachable {
+	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(os.Stderr)),
+	})
 }
 
 func tagOf(ref name.Reference) string {
@@ -299,16 +313,13 @@ func (b *BuildKit) solveOpt(req Request, fs fsutil.FS, baseDigest string) (clien
 	if err != nil {
 		return client.SolveOpt{}, err
 	}
-	dockerCfg := config.LoadDefaultConfigFile(os.Stderr)
 	return client.SolveOpt{
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutil.FS{"context": fs, "dockerfile": fs},
 		Exports:       []client.ExportEntry{entry},
 		CacheImports:  cacheFrom,
 		CacheExports:  cacheTo,
-		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-			AuthConfigProvider: authprovider.LoadAuthConfig(dockerCfg),
-		})},
+		Session:       []session.Attachable{authSession()},
 	}, nil
 }
 

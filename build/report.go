@@ -15,18 +15,21 @@ const ReportSchema = "torchimg.build/v1"
 
 // Report is what `torchimg build --report` writes and `smoke` and `publish` read.
 type Report struct {
-	Schema          string        `json:"schema"`
-	Repository      string        `json:"repository"`
-	LabelsPrefix    string        `json:"labels_prefix"`
-	MatrixRevision  string        `json:"matrix_revision"`
-	Revision        string        `json:"revision,omitempty"`
-	SourceDateEpoch int64         `json:"source_date_epoch"`
-	StageRepo       string        `json:"stage_repo,omitempty"`
-	OCIDir          string        `json:"oci_dir,omitempty"`
-	Builders        []BuilderInfo `json:"builders"`
-	Started         time.Time     `json:"started"`
-	Finished        time.Time     `json:"finished"`
-	Variants        []*Result     `json:"variants"`
+	Schema          string `json:"schema"`
+	Repository      string `json:"repository"`
+	LabelsPrefix    string `json:"labels_prefix"`
+	MatrixRevision  string `json:"matrix_revision"`
+	Revision        string `json:"revision,omitempty"`
+	SourceDateEpoch int64  `json:"source_date_epoch"`
+	StageRepo       string `json:"stage_repo,omitempty"`
+	OCIDir          string `json:"oci_dir,omitempty"`
+	// PlanVariants are the ids of every variant of the full plan (not only this shard's), so
+	// that publish can tell when a release is incomplete.
+	PlanVariants []string      `json:"plan_variants"`
+	Builders     []BuilderInfo `json:"builders"`
+	Started      time.Time     `json:"started"`
+	Finished     time.Time     `json:"finished"`
+	Variants     []*Result     `json:"variants"`
 }
 
 // BuilderInfo names a daemon used.

@@ -193,6 +193,9 @@ func Evaluate(info *publish.Info, h Host, db *compat.DB) *Result {
 	gpuOK := true
 	if !h.WhatIf {
 		switch {
+		case h.Facts.Unavailable:
+			add(PartGPU, Unknown, "cannot read this host's driver and GPUs: %s; describe the host with --driver and --gpu-cc instead", h.Facts.Reason)
+			gpuOK = false
 		case !h.Facts.DriverFound:
 			msg := h.Facts.Reason
 			if msg == "" {

@@ -474,3 +474,12 @@ func TestArchList(t *testing.T) {
 		}
 	}
 }
+
+func TestUnreadableHostCannotTell(t *testing.T) {
+	db := testDB(t)
+	im := testImages(t, db)
+	r := Evaluate(im.cu128, Host{Facts: host.Facts{Unavailable: true, Reason: "built without cgo: NVML unavailable"}}, db)
+	if r.Verdict != CannotTell || !strings.Contains(allText(r), "--driver and --gpu-cc") {
+		t.Errorf("a host that cannot be read: %s\n%s", r.Verdict, allText(r))
+	}
+}

@@ -276,7 +276,7 @@ func exists(sys System, p string) bool {
 	return err == nil
 }
 
-var kernelModuleRe = regexp.MustCompile(`Kernel Module[^0-9]*([0-9]+(\.[0-9]+)+)`)
+var kernelModuleRe = regexp.MustCompile(`Kernel Module[^\n]*?\s([0-9]+\.[0-9]+(?:\.[0-9]+)?)(?:\s|$)`)
 
 // kernelDriverVersion reads the driver version from /proc/driver/nvidia/version.
 func kernelDriverVersion(sys System) string {

@@ -188,3 +188,17 @@ func TestParseImageEnv(t *testing.T) {
 		t.Errorf("got %v", got)
 	}
 }
+
+func TestKernelDriverVersion(t *testing.T) {
+	for line, want := range map[string]string{
+		"NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n":                                       "550.54.15",
+		"NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  560.35.03  Release Build  (dvs-builder@U16)  Thu Aug 22 2024\n":         "560.35.03",
+		"NVRM version: NVIDIA UNIX Open Kernel Module for aarch64  580.95.05  Release Build\nGCC version:  gcc version 12.2.0 (Debian)\n": "580.95.05",
+		"nothing here\n": "",
+	} {
+		sys := System{FS: fstest.MapFS{"proc/driver/nvidia/version": {Data: []byte(line)}}}
+		if got := kernelDriverVersion(sys); got != want {
+			t.Errorf("%q: got %q, want %q", line, got, want)
+		}
+	}
+}

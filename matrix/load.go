@@ -54,6 +54,9 @@ func parse(data []byte, name string) (*File, Diagnostics) {
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		d.diags.errorf(d.pos(&extra), "a second YAML document in the matrix file; put everything in one document")
+	} else if !errors.Is(err, io.EOF) {
+		pos, msg := syntaxError(data, name, err)
+		d.diags.errorf(pos, "YAML syntax (after the first document): %s", msg)
 	}
 	doc := &root
 	if doc.Kind == yaml.DocumentNode {
@@ -426,6 +429,10 @@ func (d *decoder) selector(n *yaml.Node, what string) *Selector {
 		return nil
 	}
 	s := &Selector{Pos: d.pos(r)}
+	if r.Kind == yaml.ScalarNode && r.Tag == "!!null" {
+		d.diags.errorf(s.Pos, "%s: an empty selector matches everything; name at least one of %s", what, strings.Join(selectorFields, ", "))
+		return nil
+	}
 	fields := map[string]fieldFn{}
 	for _, name := range selectorFields[:5] {
 		name := name

@@ -379,3 +379,27 @@ func TestPlanJSONFields(t *testing.T) {
 		t.Errorf("markdown output: %v\n%s", err, b.String())
 	}
 }
+
+func TestTagTemplateFields(t *testing.T) {
+	p, _, err := planString(t, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := p.Variant("2.9.1-cu128-py3.12-devel-ubuntu24.04")
+	for tmpl, want := range map[string]string{
+		"{{.CUDNN}}":                  "9.10.2.21",
+		"cudnn{{.CUDNN.Major}}":       "cudnn9",
+		"{{.CUDA.Variant}}-{{.CUDA}}": "cu128-12.8",
+		"{{.CUDA.Full}}":              "12.8.1",
+		"py{{.Python.Short}}":         "py312",
+		"{{.Torch.Major}}.{{.Torch.Minor}}.{{.Torch.Patch}}": "2.9.1",
+	} {
+		if got, err := RenderTag(tmpl, v); err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", tmpl, got, err, want)
+		}
+	}
+	v.CUDNN = ""
+	if _, err := RenderTag("{{.CUDNN}}", v); err == nil || !strings.Contains(err.Error(), "cuDNN version of this torch variant is not known") {
+		t.Errorf("unknown cuDNN must be an error, got %v", err)
+	}
+}

@@ -17,10 +17,19 @@ type TagData struct {
 	Torch   TorchVersion
 	CUDA    CUDAVersion
 	Python  PythonVersion
-	CUDNN   CUDNNVersion
 	OS      string
 	Flavor  string
 	Variant string
+	cudnn   string
+}
+
+// CUDNN is the bundled cuDNN ("9.10.2.21"; .Major "9"). Using it when the compatibility data
+// does not know it is an error, never a guess.
+func (d TagData) CUDNN() (CUDNNVersion, error) {
+	if d.cudnn == "" {
+		return CUDNNVersion{}, fmt.Errorf("the cuDNN version of this torch variant is not known")
+	}
+	return CUDNNVersion{d.cudnn}, nil
 }
 
 // TorchVersion renders as "2.9.1".
@@ -55,22 +64,11 @@ type PythonVersion struct{ V string }
 func (p PythonVersion) String() string { return p.V }
 func (p PythonVersion) Short() string  { return strings.ReplaceAll(p.V, ".", "") }
 
-// CUDNNVersion is the bundled cuDNN; using it when unknown is an error, never a guess.
+// CUDNNVersion renders as "9.10.2.21".
 type CUDNNVersion struct{ V string }
 
-func (c CUDNNVersion) String() (string, error) {
-	if c.V == "" {
-		return "", fmt.Errorf("the cuDNN version of this torch variant is not known")
-	}
-	return c.V, nil
-}
-
-func (c CUDNNVersion) Major() (string, error) {
-	if c.V == "" {
-		return "", fmt.Errorf("the cuDNN version of this torch variant is not known")
-	}
-	return part(c.V, 0), nil
-}
+func (c CUDNNVersion) String() string { return c.V }
+func (c CUDNNVersion) Major() string  { return part(c.V, 0) }
 
 func part(v string, i int) string {
 	ps := strings.Split(v, ".")
@@ -83,7 +81,7 @@ func part(v string, i int) string {
 func tagData(v *Variant) TagData {
 	return TagData{
 		Torch: TorchVersion{v.Torch}, CUDA: CUDAVersion{v.CUDA, v.CUDAToolkit}, Python: PythonVersion{v.Python},
-		CUDNN: CUDNNVersion{v.CUDNN}, OS: v.OS, Flavor: v.Flavor, Variant: v.ID,
+		cudnn: v.CUDNN, OS: v.OS, Flavor: v.Flavor, Variant: v.ID,
 	}
 }
 

@@ -26,6 +26,14 @@ type Options struct {
 	BaseDir string
 	// TemplateExists checks a template directory; nil skips the check.
 	TemplateExists func(dir string) error
+
+	labelsPrefix string
+}
+
+// reservedLabels are set by torchimg itself; the matrix sets some of them with top-level fields.
+var reservedLabels = map[string]string{
+	OCITitle: "the top-level `title`", OCIDescription: "the top-level `description`", OCISource: "the top-level `source`",
+	OCILicenses: "the top-level `licenses`", OCIVersion: "", OCIRevision: "", OCICreated: "", OCIBaseName: "", OCIBaseDigest: "",
 }
 
 // Load reads, expands and validates a matrix file into a plan. The diagnostics hold
@@ -68,6 +76,7 @@ func NewPlan(f *File, db *compat.DB, opts Options) (*Plan, Diagnostics, error) {
 	if f.Source.Set {
 		checkURL(&ds, f.Source, "source")
 	}
+	opts.labelsPrefix = p.LabelsPrefix
 	checkSettings(&ds, f.Defaults, "defaults", opts)
 	if f.Defaults.Flavor.Set && !slices.Contains(Flavors, f.Defaults.Flavor.Value) {
 		ds.errorf(f.Defaults.Flavor.Pos, "defaults.flavor %q: valid flavors are %s", clip(f.Defaults.Flavor.Value), strings.Join(Flavors, ", "))
@@ -190,6 +199,16 @@ func checkSettings(ds *Diagnostics, s Settings, what string, opts Options) {
 	for _, kv := range s.Labels {
 		if !reLabelKey.MatchString(kv.Key.Value) {
 			ds.errorf(kv.Key.Pos, "%s.labels: %q is not a label name like org.example.team", what, clip(kv.Key.Value))
+		}
+		if via, ok := reservedLabels[kv.Key.Value]; ok {
+			hint := "torchimg sets it from the build"
+			if via != "" {
+				hint = "set it with " + via
+			}
+			ds.errorf(kv.Key.Pos, "%s.labels: %q is set by torchimg (%s)", what, kv.Key.Value, hint)
+		}
+		if opts.labelsPrefix != "" && strings.HasPrefix(kv.Key.Value, opts.labelsPrefix+".") {
+			ds.errorf(kv.Key.Pos, "%s.labels: %q is in torchimg's own namespace %s.*, whose labels are facts checked against the image; use another prefix, e.g. org.example.", what, kv.Key.Value, opts.labelsPrefix)
 		}
 		checkText(ds, kv.Value, what+".labels."+kv.Key.Value, 4096)
 	}

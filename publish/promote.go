@@ -154,7 +154,25 @@ func (p *Publisher) Publish(ctx context.Context, rel *Release, repo string) (*Re
 		return res, fmt.Errorf("publish interrupted before floating tags (none moved): %w", err)
 	}
 
-	// 2. Floating tags, last, all or none.
+	// 2. Read the labels back and check them against the plan, before any floating tag moves.
+	if !p.DryRun {
+		for _, e := range rel.Entries {
+			d, ok := res.Digests[e.ID]
+			if !ok {
+				continue
+			}
+			if err := verifyLabels(ctx, target.Digest(d), e.Labels, opts); err != nil {
+				fail("%s: %v", e.ID, err)
+				continue
+			}
+			res.Verified = append(res.Verified, e.ID)
+		}
+		sort.Strings(res.Verified)
+	}
+
+	// 3. Floating tags, last, all or none.
+	errsBefore := len(res.Errors)
+	floating := p.floatingActions(ctx, rel, target, res, opts)
 	complete, why := rel.Complete()
 	switch {
 	case p.SkipFloating != "":
@@ -163,10 +181,11 @@ func (p *Publisher) Publish(ctx context.Context, rel *Release, repo string) (*Re
 		res.FloatingHeld = why
 	case conflicted:
 		res.FloatingHeld = "an immutable tag conflicted"
-	case len(res.Errors) > 0:
-		res.FloatingHeld = "an image or immutable tag could not be published"
+	case errsBefore > 0:
+		res.FloatingHeld = "an image, an immutable tag or a label check failed"
+	case len(res.Errors) > errsBefore:
+		res.FloatingHeld = "the current floating tags could not be read"
 	}
-	floating := p.floatingActions(ctx, rel, target, res, opts)
 	if hold := res.FloatingHeld + res.FloatingSkipped; hold != "" {
 		for i := range floating {
 			floating[i].Reason = hold
@@ -194,20 +213,6 @@ func (p *Publisher) Publish(ctx context.Context, rel *Release, repo string) (*Re
 	sortActions(res.Actions)
 	sort.Strings(res.Published)
 
-	// 3. Read the labels back and check them against the plan.
-	if !p.DryRun {
-		for _, e := range rel.Entries {
-			d, ok := res.Digests[e.ID]
-			if !ok {
-				continue
-			}
-			if err := verifyLabels(ctx, target.Digest(d), e.Labels, opts); err != nil {
-				fail("%s: %v", e.ID, err)
-				continue
-			}
-			res.Verified = append(res.Verified, e.ID)
-		}
-	}
 	return res, nil
 }
 
@@ -230,6 +235,7 @@ func (p *Publisher) floatingActions(ctx context.Context, rel *Release, target na
 				a.Op = OpCreate
 			case err != nil:
 				a.Op, a.Reason = OpHeld, err.Error()
+				res.Errors = append(res.Errors, fmt.Sprintf("floating tag %s: read the registry: %v", t, err))
 			case cur == to:
 				a.Op = OpUnchanged
 			default:
@@ -319,7 +325,7 @@ func (p *Publisher) immutableTag(ctx context.Context, tag name.Tag, e *Entry, op
 		return a, "", nil
 	default:
 		a.From = cur
-		same, serr := sameImages(ctx, tag.Context(), cur, e.Digest, opts)
+		same, serr := sameImages(ctx, tag.Context().Digest(cur), e.Source, opts)
 		if serr == nil && same {
 			a.Op, a.To, a.Reason = OpUnchanged, cur, "already holds the same image (rebuilt; only the attestation differs)"
 			return a, cur, nil
@@ -352,20 +358,25 @@ func (p *Publisher) putTag(ctx context.Context, tag name.Tag, at name.Digest, op
 	})
 }
 
-// sameImages compares the platform images of two indexes (attestations ignored).
-func sameImages(ctx context.Context, repo name.Repository, a, b string, opts []remote.Option) (bool, error) {
-	ia, err := platformDigests(ctx, repo.Digest(a), opts)
+// sameImages compares the platform images of the image a tag holds with the staged image
+// (attestations ignored).
+func sameImages(ctx context.Context, cur name.Digest, staged string, opts []remote.Option) (bool, error) {
+	src, err := parseRef(staged)
 	if err != nil {
 		return false, err
 	}
-	ib, err := platformDigests(ctx, repo.Digest(b), opts)
+	ia, err := platformDigests(ctx, cur, opts)
+	if err != nil {
+		return false, err
+	}
+	ib, err := platformDigests(ctx, src, opts)
 	if err != nil {
 		return false, err
 	}
 	return slices.Equal(ia, ib), nil
 }
 
-func platformDigests(ctx context.Context, ref name.Digest, opts []remote.Option) ([]string, error) {
+func platformDigests(ctx context.Context, ref name.Reference, opts []remote.Option) ([]string, error) {
 	var desc *remote.Descriptor
 	err := retryLoop(ctx, 4, func() error {
 		var err error

@@ -406,3 +406,20 @@ func TestInspect(t *testing.T) {
 	}
 	_ = os.Remove
 }
+
+func TestMissingShardHoldsFloatingTags(t *testing.T) {
+	f := newFixture(t)
+	// The plan has a fourth variant that no report covers (its shard's report was not passed).
+	f.reports[0].PlanVariants = []string{"2.9.1-cu126", "2.9.1-cu128", "2.10.0-cu128", "2.11.0-cu128"}
+	res, err := f.publish(t, context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := f.state(t)
+	if _, ok := st["latest"]; ok || !strings.Contains(res.FloatingHeld, "2.11.0-cu128") {
+		t.Errorf("floating tags must wait for the missing shard: held %q, state %v", res.FloatingHeld, st)
+	}
+	if _, ok := st["2.9.1-cu128-full"]; !ok {
+		t.Error("immutable tags of the reported variants should be published")
+	}
+}

@@ -95,16 +95,29 @@ func NewRelease(reports []*build.Report, smokes []*smoke.Report, plan *matrix.Pl
 		r.Entries = append(r.Entries, e)
 	}
 	sort.Slice(r.Entries, func(i, j int) bool { return r.Entries[i].ID < r.Entries[j].ID })
+	// Every report lists the whole plan's variants: what no report covers is missing.
+	planned := map[string]bool{}
+	for _, rep := range reports {
+		for _, id := range rep.PlanVariants {
+			planned[id] = true
+		}
+	}
+	if plan != nil {
+		for _, v := range plan.Variants {
+			planned[v.ID] = true
+		}
+	}
 	if plan != nil {
 		if plan.MatrixRevision != r.MatrixRevision {
 			return nil, fmt.Errorf("the matrix (revision %s) is not the one the reports were built from (%s)", plan.MatrixRevision, r.MatrixRevision)
 		}
-		for _, v := range plan.Variants {
-			if _, ok := byID[v.ID]; !ok {
-				r.Missing = append(r.Missing, v.ID)
-			}
+	}
+	for id := range planned {
+		if _, ok := byID[id]; !ok {
+			r.Missing = append(r.Missing, id)
 		}
 	}
+	sort.Strings(r.Missing)
 	return r, nil
 }
 

@@ -81,10 +81,16 @@ func (h *Host) Variant() string {
 	return ""
 }
 
-// Selects implements Selector: inside a torchimg image, only its own variant.
+// Selects implements Selector: inside a torchimg image, only its own variant. Outside one,
+// the Python found here says nothing about the staged images, so nothing is selected unless a
+// Python was named explicitly (--python).
 func (h *Host) Selects(t Target) (bool, string) {
-	if v := h.Variant(); v != "" && v != t.ID {
+	v := h.Variant()
+	if v != "" && v != t.ID {
 		return false, fmt.Sprintf("the host runner tests only the image it runs in (%s)", v)
+	}
+	if v == "" && h.Python == "" {
+		return false, "the host runner runs inside a torchimg image (there is no /etc/torchimg/image.env here); use the buildkit or docker runner, or --python to test a given Python for this variant"
 	}
 	return true, ""
 }

@@ -58,8 +58,8 @@ func addBuildFlags(cmd *cobra.Command) {
 	fs.String("oci-dir", filepath.Join("dist", "oci"), "without --stage: write each image as an OCI layout into DIR/<variant id>")
 	fs.Bool("insecure-registry", false, "allow plain HTTP to the staging/cache registry (always on for 127.0.0.1 and localhost)")
 	fs.Int("jobs", 4, "builds at once")
-	fs.StringSlice("cache-from", nil, "registry cache to import (repeatable): type=registry,ref=REPO:TAG; {id} = variant id")
-	fs.StringSlice("cache-to", nil, "registry cache to export (repeatable): type=registry,ref=REPO:TAG,mode=max; {id} = variant id")
+	fs.StringArray("cache-from", nil, "registry cache to import (repeatable): type=registry,ref=REPO:TAG; {id} = variant id")
+	fs.StringArray("cache-to", nil, "registry cache to export (repeatable): type=registry,ref=REPO:TAG,mode=max; {id} = variant id")
 	fs.String("progress", "auto", "progress output: "+strings.Join(build.ProgressModes, ", "))
 	fs.String("report", "", "write the build report (JSON) to this file")
 	fs.String("revision", "", "source revision for org.opencontainers.image.revision (default: $GITHUB_SHA or the git commit of the matrix)")
@@ -92,13 +92,21 @@ func cacheSpecs(in []string) []string {
 	return out
 }
 
-func (a *app) runBuild(ctx context.Context) error {
+// checkBuildFlags checks the build flags before anything starts.
+func (a *app) checkBuildFlags() error {
 	mode := a.v.GetString("progress")
 	if !contains(build.ProgressModes, mode) {
 		return usageErrorf("--progress %q: valid modes are %s", mode, strings.Join(build.ProgressModes, ", "))
 	}
 	if a.v.GetInt("jobs") < 1 {
 		return usageErrorf("--jobs must be at least 1")
+	}
+	return nil
+}
+
+func (a *app) runBuild(ctx context.Context) error {
+	if err := a.checkBuildFlags(); err != nil {
+		return err
 	}
 	p, vs, _, err := a.selected()
 	if err != nil {
@@ -152,6 +160,9 @@ func (a *app) buildVariants(ctx context.Context, p *matrix.Plan, vs []*matrix.Va
 	}
 	if rep.StageRepo == "" {
 		rep.OCIDir = a.v.GetString("oci-dir")
+	}
+	for _, v := range p.Variants {
+		rep.PlanVariants = append(rep.PlanVariants, v.ID)
 	}
 	for _, addr := range addrs {
 		bk, err := build.Connect(ctx, addr, tls, work)

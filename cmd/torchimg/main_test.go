@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,5 +92,21 @@ func TestSettingsFromEnvironment(t *testing.T) {
 	code, out, errs := runCmd(t, "plan", "-o", "json")
 	if code != 0 || strings.Count(out, `"id":`) != 2 {
 		t.Errorf("env settings ignored: %d %s %s", code, out, errs)
+	}
+}
+
+func TestCacheSpecsKeepCommas(t *testing.T) {
+	a := newApp(strings.NewReader(""), io.Discard, io.Discard)
+	cmd := a.buildCmd()
+	if err := cmd.ParseFlags([]string{"--cache-to", "type=registry,ref=r.example/c:{id},mode=max", "--cache-from", "r.example/c:{id}"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.v.BindPFlags(cmd.Flags()); err != nil {
+		t.Fatal(err)
+	}
+	to := cacheSpecs(a.v.GetStringSlice("cache-to"))
+	from := cacheSpecs(a.v.GetStringSlice("cache-from"))
+	if len(to) != 1 || to[0] != "type=registry,ref=r.example/c:{id},mode=max" || len(from) != 1 {
+		t.Errorf("cache specs: to %q from %q", to, from)
 	}
 }

@@ -109,8 +109,8 @@ func (a *app) publishWith(ctx context.Context, reports []*build.Report, smokes [
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
-	if plan == nil {
-		fmt.Fprintln(a.err, "note: without --matrix, publish cannot check that every variant of the plan was built; floating tags move if every reported variant passed")
+	if plan == nil && len(reports[0].PlanVariants) == 0 {
+		fmt.Fprintln(a.err, "note: these reports do not list their plan's variants and no --matrix was given, so publish cannot check that every variant was built; floating tags move if every reported variant passed")
 	}
 	repo := a.v.GetString("registry")
 	if repo == "" {
@@ -161,6 +161,11 @@ func (a *app) publishWith(ctx context.Context, reports []*build.Report, smokes [
 	}
 	if pub.DryRun {
 		fmt.Fprintf(a.err, "dry run: nothing changed in %s\n", res.Repository)
+		for _, act := range res.Actions {
+			if act.Op == publish.OpConflict {
+				return &exitError{code: exitFailed, err: fmt.Errorf("dry run: immutable tag %s would conflict (it holds %s, another image); publish would refuse it without --force", act.Tag, act.From)}
+			}
+		}
 		return nil
 	}
 	if res.Failed() {

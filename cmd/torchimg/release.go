@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +32,15 @@ failed, or floating tags were held; 2 usage error.`,
 			ctx := cmd.Context()
 			if a.v.GetString("stage") == "" {
 				return usageErrorf("release needs --stage REPO: images are pushed by digest to a staging repository, then promoted")
+			}
+			if err := a.checkBuildFlags(); err != nil {
+				return err
+			}
+			if _, err := smoke.ParseMode(a.v.GetString("gpu")); err != nil {
+				return usageErrorf("%v", err)
+			}
+			if r := a.v.GetString("runner"); !contains(smokeRunners, r) {
+				return usageErrorf("--runner %q: valid runners are %s", r, strings.Join(smokeRunners, ", "))
 			}
 			p, vs, f, err := a.selected()
 			if err != nil {

@@ -26,6 +26,9 @@ type GPU struct {
 // Facts describe the host. When DriverFound is false only Reason is set.
 type Facts struct {
 	DriverFound bool
+	// Unavailable means the host could not be read at all (a build without cgo), which says
+	// nothing about whether a driver is there.
+	Unavailable bool
 	Reason      string // why no driver facts, e.g. "no NVIDIA driver found (libnvidia-ml.so.1 not loadable)"
 	Driver      string // "550.54.15"
 	CUDA        string // CUDA version the driver supports, "12.4" (from 12040)

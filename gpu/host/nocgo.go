@@ -11,5 +11,5 @@ func NVML() Source { return noCgo{} }
 type noCgo struct{}
 
 func (noCgo) Facts(ctx context.Context) (Facts, error) {
-	return Facts{Reason: "built without cgo: NVML unavailable"}, ctx.Err()
+	return Facts{Unavailable: true, Reason: "built without cgo: NVML unavailable"}, ctx.Err()
 }

@@ -3,7 +3,7 @@
 # from /proc/driver/nvidia/version (no nvidia-smi needed), and says precisely what is wrong:
 # no GPU passed in, container toolkit missing, or a driver too old for this image's CUDA,
 # with the driver or the tag that would work.
-facts=/etc/torchimg/image.env
+facts=${TORCHIMG_FACTS_FILE:-/etc/torchimg/image.env}
 [ -r "$facts" ] || exit 0
 . "$facts"
 
@@ -22,7 +22,9 @@ ge() {
 version_file="${TORCHIMG_NVIDIA_VERSION_FILE:-/proc/driver/nvidia/version}"
 driver=""
 if [ -r "$version_file" ]; then
-	driver=$(sed -n 's/.*Kernel Module[^0-9]*\([0-9][0-9]*\(\.[0-9][0-9]*\)*\).*/\1/p' "$version_file" | head -n 1)
+	# "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  ..." or, for the open modules,
+	# "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  560.35.03  ...": the first dotted number.
+	driver=$(awk '/Kernel Module/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+(\.[0-9]+)?$/) { print $i; exit } }' "$version_file")
 fi
 
 devices=""
