@@ -180,6 +180,9 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Probe = probe
 	if err != nil {
+		if req.Output.StageRepo == "" {
+			os.RemoveAll(ociDir(req) + ".partial")
+		}
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			return res.finish(StatusCancelled, stage, fmt.Errorf("%s: cancelled", v.ID))
 		}
@@ -190,6 +193,12 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
 		res.StagedRef = req.Output.StageRepo + "@" + res.Digest
 	} else {
 		res.OCIDir = ociDir(req)
+		if err := os.RemoveAll(res.OCIDir); err != nil {
+			return res.finish(StatusFailed, "export", fmt.Errorf("%s: replace OCI layout: %w", v.ID, err))
+		}
+		if err := os.Rename(res.OCIDir+".partial", res.OCIDir); err != nil {
+			return res.finish(StatusFailed, "export", fmt.Errorf("%s: replace OCI layout: %w", v.ID, err))
+		}
 	}
 	if n, err := imageSize(ctx, res); err == nil {
 		res.Size = n
@@ -293,7 +302,9 @@ func (b *BuildKit) solveOpt(req Request, fs fsutil.FS, baseDigest string) (clien
 		}
 		entry = client.ExportEntry{Type: client.ExporterImage, Attrs: exp}
 	default:
-		dir := ociDir(req)
+		// Written next to the layout and swapped in only when the build passed, so a failed
+		// build never loses the last good layout.
+		dir := ociDir(req) + ".partial"
 		if err := os.RemoveAll(dir); err != nil {
 			return client.SolveOpt{}, fmt.Errorf("OCI layout %s: %w", dir, err)
 		}

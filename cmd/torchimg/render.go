@@ -49,12 +49,15 @@ the self-check scripts and image.env). The files are what 'torchimg build' sends
 				_, err = a.out.Write(c.Dockerfile())
 				return err
 			}
-			for _, v := range vs {
-				c, err := templates.Render(p, v)
-				if err != nil {
+			// Render everything first: a template error leaves nothing half-written.
+			ctxs := make([]*templates.Context, len(vs))
+			for i, v := range vs {
+				if ctxs[i], err = templates.Render(p, v); err != nil {
 					return err
 				}
-				if err := c.WriteDir(filepath.Join(out, v.ID)); err != nil {
+			}
+			for i, v := range vs {
+				if err := ctxs[i].WriteDir(filepath.Join(out, v.ID)); err != nil {
 					return err
 				}
 			}
