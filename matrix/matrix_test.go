@@ -403,3 +403,15 @@ func TestTagTemplateFields(t *testing.T) {
 		t.Errorf("unknown cuDNN must be an error, got %v", err)
 	}
 }
+
+func TestOtherOSWithOwnBase(t *testing.T) {
+	src := `repository: ghcr.io/example/x
+include:
+  - {torch: "2.9.1", cuda: "12.8", os: rockylinux9, python: "3.12", base: "nvidia/cuda:12.8.1-base-rockylinux9"}
+tags: [{template: "{{.Torch}}-{{.OS}}", kind: immutable}]
+`
+	p, ds, err := planString(t, src)
+	if err != nil || len(p.Variants) != 1 || !strings.Contains(ds.Warnings().Error(), `os "rockylinux9" is not in the compatibility data`) {
+		t.Fatalf("an OS with its own base and python builds with a warning: %v %v", err, ds)
+	}
+}

@@ -251,8 +251,11 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 		errf(vs.os.Pos, "os %q: want an OS name like ubuntu24.04; known: %s", clip(vs.os.Value), strings.Join(db.OSNames(), ", "))
 	}
 	if _, known := db.OS(vs.os.Value); !known && reOS.MatchString(vs.os.Value) {
-		errf(vs.os.Pos, "os %q is not in the compatibility data; known: %s%s", vs.os.Value, strings.Join(db.OSNames(), ", "), didYouMean(vs.os.Value, db.OSNames()))
-		return nil, false
+		if !vs.settings.base.Set || !vs.python.Set {
+			errf(vs.os.Pos, "os %q is not in the compatibility data; known: %s%s (another OS needs its own `base:` image and `python:`)", vs.os.Value, strings.Join(db.OSNames(), ", "), didYouMean(vs.os.Value, db.OSNames()))
+			return nil, false
+		}
+		ds.warnf(vs.os.Pos, "os %q is not in the compatibility data; building on base %s as given (the default template installs Python with apt-get)", vs.os.Value, vs.settings.base.Value)
 	}
 	if !vs.python.Set {
 		errf(vs.os.Pos, "python: os %q has no default Python in the compatibility data; set python in the axes, defaults or include entry", clip(vs.os.Value))
