@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -254,8 +255,39 @@ func sortActions(as []Action) {
 		if rank[as[i].Kind] != rank[as[j].Kind] {
 			return rank[as[i].Kind] < rank[as[j].Kind]
 		}
-		return as[i].Tag < as[j].Tag
+		return naturalLess(as[i].Tag, as[j].Tag)
 	})
+}
+
+// naturalLess orders tags with their numbers compared as numbers (2.9 before 2.10).
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 func head(ctx context.Context, ref name.Reference, opts []remote.Option) (string, error) {

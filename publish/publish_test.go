@@ -423,3 +423,15 @@ func TestMissingShardHoldsFloatingTags(t *testing.T) {
 		t.Error("immutable tags of the reported variants should be published")
 	}
 }
+
+func TestNaturalOrder(t *testing.T) {
+	tags := []Action{{Tag: "2.10-cu128", Kind: "floating"}, {Tag: "2.9-cu128", Kind: "floating"}, {Tag: "latest", Kind: "floating"}, {Tag: "2.9.1-cuda12.8.1", Kind: "immutable"}, {Tag: "2.9-cu126", Kind: "floating"}}
+	sortActions(tags)
+	var got []string
+	for _, a := range tags {
+		got = append(got, a.Tag)
+	}
+	if strings.Join(got, " ") != "2.9.1-cuda12.8.1 2.9-cu126 2.9-cu128 2.10-cu128 latest" {
+		t.Errorf("order: %v", got)
+	}
+}
