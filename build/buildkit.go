@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/cli/cli/config"
@@ -44,6 +45,15 @@ type BuildKit struct {
 	Version string
 	c       *client.Client
 	workDir string
+
+	mu    sync.Mutex
+	bases map[string]*baseDigest // base image → its digest, resolved once per run
+}
+
+type baseDigest struct {
+	once   sync.Once
+	digest string
+	err    error
 }
 
 var _ Interface = (*BuildKit)(nil)
@@ -139,7 +149,7 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
 	// Resolve the base image on the daemon first: its digest pins FROM and is recorded in the
 	// labels and annotations (org.opencontainers.image.base.digest).
 	var rerr error
-	res.BaseDigest, rerr = b.resolveBase(ctx, v)
+	res.BaseDigest, rerr = b.baseDigest(ctx, v)
 	if rerr != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("base image %s not pinned by digest: %s", v.Base, shortErr(rerr)))
 	}
@@ -204,6 +214,22 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
 		res.Size = n
 	}
 	return res.finish(StatusPassed, "", nil)
+}
+
+// baseDigest resolves each base image once for all the variants built on it.
+func (b *BuildKit) baseDigest(ctx context.Context, v *matrix.Variant) (string, error) {
+	b.mu.Lock()
+	if b.bases == nil {
+		b.bases = map[string]*baseDigest{}
+	}
+	bd, ok := b.bases[v.Base]
+	if !ok {
+		bd = &baseDigest{}
+		b.bases[v.Base] = bd
+	}
+	b.mu.Unlock()
+	bd.once.Do(func() { bd.digest, bd.err = b.resolveBase(ctx, v) })
+	return bd.digest, bd.err
 }
 
 // resolveBase asks the daemon for the base image's digest; "" when it cannot (the build

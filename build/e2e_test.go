@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,6 @@ import (
 	"github.com/torchimg/torchimg/build"
 	"github.com/torchimg/torchimg/internal/testenv"
 	"github.com/torchimg/torchimg/matrix"
-	"github.com/torchimg/torchimg/matrix/compat"
 	"github.com/torchimg/torchimg/templates"
 )
 
@@ -39,23 +39,6 @@ func (c *blobGets) wrap(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-func loadPlan(t *testing.T, dir, src string) *matrix.Plan {
-	t.Helper()
-	path := filepath.Join(dir, "matrix.yaml")
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	db, err := compat.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _, err := matrix.Load(path, db, matrix.Options{TemplateExists: matrix.TemplateDirExists})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func requests(t *testing.T, p *matrix.Plan, out build.Output) []build.Request {
@@ -98,7 +81,7 @@ func TestBuildEndToEnd(t *testing.T) {
 	broken := filepath.Join(dir, "broken")
 	os.MkdirAll(broken, 0o755)
 	os.WriteFile(filepath.Join(broken, "Dockerfile.tmpl"), []byte("FROM {{.V.Base}}\nRUN echo about to fail && exit 3\n"), 0o644)
-	p := loadPlan(t, dir, fmt.Sprintf(`repository: %[1]s/e2e/pytorch
+	p := testenv.LoadPlan(t, dir, fmt.Sprintf(`repository: %[1]s/e2e/pytorch
 defaults: {base: "%[2]s", index_url: "%[3]s", pip_index_url: "%[3]s", extra_packages: [torchimg-e2e-extra]}
 include:
   - {torch: "2.9.1", cuda: "12.6", os: debian12, python: "3.11"}
@@ -212,7 +195,7 @@ tags:
 	uncached := map[string]bool{}
 	var second []build.Request
 	for _, rq := range reqs {
-		if !contains(good, rq.Variant.ID) {
+		if !slices.Contains(good, rq.Variant.ID) {
 			continue
 		}
 		ch := make(chan *client.SolveStatus)
@@ -276,15 +259,6 @@ tags:
 	if lcf.Config.Labels["io.torchimg.variant"] != one.Variant.ID || res.OCIDir == "" {
 		t.Errorf("layout image labels: %v", lcf.Config.Labels)
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func platformDigest(t *testing.T, ref string) string {

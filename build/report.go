@@ -1,10 +1,9 @@
 package build
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/torchimg/torchimg/internal/jsonfile"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -50,30 +49,13 @@ func (r *Report) Failed() []*Result {
 }
 
 // WriteFile writes the report as indented JSON (atomically).
-func (r *Report) WriteFile(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write report %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
-}
+func (r *Report) WriteFile(path string) error { return jsonfile.Write(path, "build report", r) }
 
 // ReadReport reads a build report.
 func ReadReport(path string) (*Report, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read build report: %w", err)
-	}
 	var r Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("build report %s: %w", path, err)
-	}
-	if r.Schema != ReportSchema {
-		return nil, fmt.Errorf("build report %s: schema %q, want %q", path, r.Schema, ReportSchema)
+	if err := jsonfile.Read(path, "build report", ReportSchema, &r); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }

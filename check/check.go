@@ -319,8 +319,9 @@ func (r *Result) checkDriver(im image, h Host, db *compat.DB) {
 	if res.Satisfied && h.WhatIf && brandUnknown(rh) {
 		alt := withBrand(rh, sentinelBrand)
 		if !require.Evaluate(im.reqs, alt).Satisfied {
+			fcBranches, fcBrands := require.ForwardCompat(im.reqs)
 			r.add(PartDriver, Unknown, "depends on the GPU brand: driver %s supports CUDA %s, older than the image's CUDA %s%s; it passes only through the image's forward-compatibility clauses for branch %s, which list brands %s (libnvidia-container reports H100, A100, L40S... as unknown) but not GeForce or TITAN; add --brand (tesla, nvidia, geforce...)",
-				rh.Driver, orDash(rh.CUDA), orDash(im.cudaMinor()), driverAtLeast(im), strings.Join(fcBranches(im.reqs), "/"), strings.Join(fcBrands(im.reqs), ", "))
+				rh.Driver, orDash(rh.CUDA), orDash(im.cudaMinor()), driverAtLeast(im), strings.Join(fcBranches, "/"), strings.Join(fcBrands, ", "))
 			r.advise("give the GPU brand with --brand, or install a driver%s that supports CUDA %s natively", driverAtLeast(im), orDash(im.cudaMinor()))
 			return
 		}
@@ -358,7 +359,7 @@ func (r *Result) checkDriver(im image, h Host, db *compat.DB) {
 	} else if c := im.cudaMinor(); c != "" {
 		r.advise("install an NVIDIA driver that supports CUDA %s (nvidia-smi shows \"CUDA Version: %s\" or higher)", c, c)
 	}
-	if branches := fcBranches(im.reqs); len(branches) > 0 {
+	if branches, _ := require.ForwardCompat(im.reqs); len(branches) > 0 {
 		r.advise("on a datacenter GPU, a driver of branch %s also runs it, through the image's forward-compatibility (cuda-compat) libraries", strings.Join(branches, "/"))
 	}
 	// Minor-version compatibility: same CUDA major, driver above the family floor.
@@ -412,53 +413,6 @@ func cudaFloorOf(req string) string {
 		}
 	}
 	return ""
-}
-
-// fcBranches lists the driver branches of the forward-compatibility clauses
-// ("brand=tesla,driver>=535,driver<536") of the requirements.
-func fcBranches(reqs []string) []string {
-	var out []string
-	for _, req := range reqs {
-		e, err := require.Parse(req)
-		if err != nil {
-			continue
-		}
-		for _, a := range e.Alternatives {
-			var lo string
-			brand := false
-			for _, c := range a.Conditions {
-				if c.Key == require.KeyBrand {
-					brand = true
-				}
-				if c.Key == require.KeyDriver && c.Op == require.OpGe {
-					lo = c.Value
-				}
-			}
-			if brand && lo != "" && !contains(out, lo) {
-				out = append(out, lo)
-			}
-		}
-	}
-	return out
-}
-
-// fcBrands lists the brands of the forward-compatibility clauses.
-func fcBrands(reqs []string) []string {
-	var out []string
-	for _, req := range reqs {
-		e, err := require.Parse(req)
-		if err != nil {
-			continue
-		}
-		for _, a := range e.Alternatives {
-			for _, c := range a.Conditions {
-				if c.Key == require.KeyBrand && c.Op == require.OpEq && !contains(out, strings.ToLower(c.Value)) {
-					out = append(out, strings.ToLower(c.Value))
-				}
-			}
-		}
-	}
-	return out
 }
 
 // judgeByMinDriver judges the driver against the image's minimum driver when

@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -401,11 +402,11 @@ func libraryConflicts(sys System, cache []ldEntry, cacheErr error) Item {
 		if w == nil {
 			w = &where{source: source}
 			fam[family][dir] = w
-			if !contains(order, dir) {
+			if !slices.Contains(order, dir) {
 				order = append(order, dir)
 			}
 		}
-		if !contains(w.files, file) {
+		if !slices.Contains(w.files, file) {
 			w.files = append(w.files, file)
 		}
 	}

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,7 +59,7 @@ func (w WhatIf) Host(db *compat.DB) (Host, error) {
 		}
 	}
 	brand := strings.ToLower(w.Brand)
-	if brand != "" && !contains(Brands, brand) {
+	if brand != "" && !slices.Contains(Brands, brand) {
 		return h, fmt.Errorf("--brand %q: valid brands are %s", w.Brand, strings.Join(Brands, ", "))
 	}
 	for i, cc := range w.CCs {
@@ -208,15 +209,6 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func sortedKeys(m map[string]string) []string {

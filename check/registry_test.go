@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -73,7 +74,7 @@ func TestListCandidatesRegistry(t *testing.T) {
 	}
 	sort.Strings(groups)
 	want := "2.7-cu118,2.7.1-cuda11.8.0-cudnn9-py3.10-runtime-ubuntu22.04,lts"
-	if !contains(groups, want) {
+	if !slices.Contains(groups, want) {
 		t.Errorf("tag groups %q lack %q", groups, want)
 	}
 

@@ -17,7 +17,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${TORCHIMG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/torchimg}
 mkdir -p "$cache/bin" || die "cannot create cache dir $cache"
 
-# Keep in sync with internal/testenv/cache.go (rootfsName, rootfsSuite, rootfsPackages).
+# Keep in sync with internal/testenv/cache.go (rootfsName, rootfsCreatedBy), which runs this script
+# when a file is missing.
 rootfs_suite=bookworm
 rootfs_packages=python3-minimal,python3-pip,python3-venv,ca-certificates
 rootfs="$cache/rootfs-bookworm-python3-v1.tar"

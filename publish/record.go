@@ -1,8 +1,8 @@
 package publish
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/torchimg/torchimg/internal/jsonfile"
 	"io"
 	"os"
 	"strings"
@@ -83,16 +83,7 @@ func NewRecord(rel *Release, res *Result, dryRun bool, started time.Time) *Recor
 }
 
 // WriteJSON writes the record as indented JSON (atomically).
-func (r *Record) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path+".tmp", append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write release record: %w", err)
-	}
-	return os.Rename(path+".tmp", path)
-}
+func (r *Record) WriteJSON(path string) error { return jsonfile.Write(path, "release record", r) }
 
 // WriteMarkdown renders the record for people (and $GITHUB_STEP_SUMMARY).
 func (r *Record) WriteMarkdown(w io.Writer) error {

@@ -78,7 +78,7 @@ func isNotFound(err error) bool {
 	return false
 }
 
-// retryForever repeats fn (a HEAD or GET) when the registry keeps failing transiently, on top
+// retryLoop repeats fn (a HEAD or GET) when the registry keeps failing transiently, on top
 // of the transport's own retries, until ctx ends.
 func retryLoop(ctx context.Context, tries int, fn func() error) error {
 	var err error

@@ -12,8 +12,6 @@ import (
 	"github.com/torchimg/torchimg/build"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/internal/testenv"
-	"github.com/torchimg/torchimg/matrix"
-	"github.com/torchimg/torchimg/matrix/compat"
 	"github.com/torchimg/torchimg/publish"
 	"github.com/torchimg/torchimg/smoke"
 	"github.com/torchimg/torchimg/templates"
@@ -90,7 +88,7 @@ func TestSmokeEndToEnd(t *testing.T) {
 
 	// Build the variant with the production template into the staging repository.
 	dir := t.TempDir()
-	p := loadPlan(t, dir, fmt.Sprintf(`repository: %[1]s/e2e/pytorch
+	p := testenv.LoadPlan(t, dir, fmt.Sprintf(`repository: %[1]s/e2e/pytorch
 defaults: {base: "%[2]s", index_url: "%[3]s", pip_index_url: "%[3]s"}
 include:
   - {torch: "2.9.1", cuda: "12.8", os: debian12, python: "3.11"}
@@ -257,21 +255,6 @@ func targetsOf(rep *build.Report) []smoke.Target {
 		out = append(out, smoke.Target{ID: v.ID, Ref: v.StagedRef, Digest: v.Digest, BuildStatus: v.Status, Labels: v.Labels, LabelsPrefix: rep.LabelsPrefix})
 	}
 	return out
-}
-
-func loadPlan(t *testing.T, dir, src string) *matrix.Plan {
-	t.Helper()
-	path := filepath.Join(dir, "matrix.yaml")
-	writeFile(t, path, src)
-	db, err := compat.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _, err := matrix.Load(path, db, matrix.Options{TemplateExists: matrix.TemplateDirExists})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func writeFile(t *testing.T, path, content string) {

@@ -1,9 +1,7 @@
 package smoke
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
+	"github.com/torchimg/torchimg/internal/jsonfile"
 	"time"
 )
 
@@ -42,29 +40,13 @@ type VariantSmoke struct {
 }
 
 // WriteFile writes the report (atomically).
-func (r *Report) WriteFile(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path+".tmp", append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write smoke report: %w", err)
-	}
-	return os.Rename(path+".tmp", path)
-}
+func (r *Report) WriteFile(path string) error { return jsonfile.Write(path, "smoke report", r) }
 
 // ReadReport reads a smoke report.
 func ReadReport(path string) (*Report, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read smoke report: %w", err)
-	}
 	var r Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("smoke report %s: %w", path, err)
-	}
-	if r.Schema != ReportSchema {
-		return nil, fmt.Errorf("smoke report %s: schema %q, want %q", path, r.Schema, ReportSchema)
+	if err := jsonfile.Read(path, "smoke report", ReportSchema, &r); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -181,7 +182,7 @@ for CI fan-out), markdown (a torch × CUDA grid with tags and minimum drivers fo
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format := a.v.GetString("output")
-			if !contains(matrix.OutputFormats, format) {
+			if !slices.Contains(matrix.OutputFormats, format) {
 				return usageErrorf("--output %q: valid formats are %s", format, strings.Join(matrix.OutputFormats, ", "))
 			}
 			f, err := a.filter()
@@ -207,13 +208,4 @@ for CI fan-out), markdown (a torch × CUDA grid with tags and minimum drivers fo
 	cmd.Flags().StringP("output", "o", "table", "output format: "+strings.Join(matrix.OutputFormats, ", "))
 	a.addPlanDiffFlags(cmd)
 	return cmd
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

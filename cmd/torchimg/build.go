@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,7 +96,7 @@ func cacheSpecs(in []string) []string {
 // checkBuildFlags checks the build flags before anything starts.
 func (a *app) checkBuildFlags() error {
 	mode := a.v.GetString("progress")
-	if !contains(build.ProgressModes, mode) {
+	if !slices.Contains(build.ProgressModes, mode) {
 		return usageErrorf("--progress %q: valid modes are %s", mode, strings.Join(build.ProgressModes, ", "))
 	}
 	if a.v.GetInt("jobs") < 1 {

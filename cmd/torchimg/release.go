@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,7 +40,7 @@ failed, or floating tags were held; 2 usage error.`,
 			if _, err := smoke.ParseMode(a.v.GetString("gpu")); err != nil {
 				return usageErrorf("%v", err)
 			}
-			if r := a.v.GetString("runner"); !contains(smokeRunners, r) {
+			if r := a.v.GetString("runner"); !slices.Contains(smokeRunners, r) {
 				return usageErrorf("--runner %q: valid runners are %s", r, strings.Join(smokeRunners, ", "))
 			}
 			p, vs, f, err := a.selected()

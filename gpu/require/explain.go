@@ -122,6 +122,21 @@ func hasKey(a Alternative, k Key) bool {
 	return false
 }
 
+// ForwardCompat lists the driver branches ("535", "565") and brands of the forward-compatibility
+// clauses of requirements (the alternatives that name a driver range, such as
+// "brand=tesla,driver>=565,driver<566"), in order of appearance and without repeats.
+func ForwardCompat(reqs []string) (branches, brands []string) {
+	var fc []Alternative
+	for _, req := range reqs {
+		for _, a := range scan(req).Alternatives {
+			if _, isFloor := cudaFloor(a); !isFloor && hasKey(a, KeyDriver) {
+				fc = append(fc, a)
+			}
+		}
+	}
+	return branchesAndBrands(fc)
+}
+
 // branchesAndBrands lists, in order of appearance and without repeats, the
 // driver ranges (as a branch number "565" when the range is
 // driver>=R,driver<R+1) and the brands of forward-compatibility clauses.

@@ -384,3 +384,14 @@ func TestExplain(t *testing.T) {
 		t.Errorf("Explain without host facts = %s", got)
 	}
 }
+
+func TestForwardCompat(t *testing.T) {
+	req := "cuda>=12.8 brand=unknown,driver>=470,driver<471 brand=tesla,driver>=470,driver<471 brand=tesla,driver>=565,driver<566"
+	branches, brands := ForwardCompat([]string{req})
+	if strings.Join(branches, "/") != "470/565" || strings.Join(brands, ",") != "unknown,tesla" {
+		t.Errorf("branches %v brands %v", branches, brands)
+	}
+	if b, _ := ForwardCompat([]string{"cuda>=13.2"}); len(b) != 0 {
+		t.Errorf("a bare cuda floor has no forward-compatibility branches: %v", b)
+	}
+}

@@ -4,13 +4,13 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -32,8 +32,8 @@ const (
 	baseImageLayoutName    = "image-rootfs-bookworm-python3-v1-oci1" // OCI layout dir of the base image
 )
 
-// rootfsPackages are installed by mmdebstrap (--variant=essential) into the base image.
-var rootfsPackages = []string{"python3-minimal", "python3-pip", "python3-venv", "ca-certificates"}
+// rootfsCreatedBy is the history entry of the base image layer (hack/prereqs.sh makes the rootfs).
+const rootfsCreatedBy = "mmdebstrap --variant=essential --include=python3-minimal,python3-pip,python3-venv,ca-certificates " + rootfsSuite
 
 // DefaultCacheDir is $TORCHIMG_CACHE, else ${XDG_CACHE_HOME:-$HOME/.cache}/torchimg.
 func DefaultCacheDir() (string, error) {
@@ -98,114 +98,65 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// ensureBuildkitd returns the cached buildkitd binary, building it from the module source if missing.
-// `go install github.com/moby/buildkit/cmd/buildkitd@VERSION` does not work (buildkit's go.mod has
-// exclude directives), so the module is copied out of the module cache and built with -mod=mod.
-func ensureBuildkitd(ctx context.Context, cacheDir string, logf func(string, ...any)) (string, error) {
-	ver := BuildkitVersion()
-	out := filepath.Join(cacheDir, "bin", "buildkitd-"+ver)
-	if exists(out) {
-		return out, nil
+// ensurePrereqs returns the cached buildkitd binary and base rootfs tarball. When either is
+// missing it runs hack/prereqs.sh (the same script make and CI run), so there is one recipe for
+// both; a file lock makes concurrent test binaries run it once.
+func ensurePrereqs(ctx context.Context, cacheDir string, logf func(string, ...any)) (buildkitd, rootfs string, err error) {
+	buildkitd = filepath.Join(cacheDir, "bin", "buildkitd-"+BuildkitVersion())
+	rootfs = filepath.Join(cacheDir, rootfsName)
+	if exists(buildkitd) && exists(rootfs) {
+		return buildkitd, rootfs, nil
 	}
-	unlock, err := lockFile(ctx, out+".lock")
+	unlock, err := lockFile(ctx, filepath.Join(cacheDir, "prereqs.lock"))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer unlock()
-	if exists(out) {
-		return out, nil
+	if exists(buildkitd) && exists(rootfs) {
+		return buildkitd, rootfs, nil
 	}
-	goBin, err := exec.LookPath("go")
+	root, err := repoRoot()
 	if err != nil {
-		return "", fmt.Errorf("buildkitd %s is not in %s and there is no go command to build it (run hack/prereqs.sh)", ver, out)
+		return "", "", fmt.Errorf("buildkitd or the base rootfs is missing in %s and hack/prereqs.sh cannot be found: %w", cacheDir, err)
 	}
 	start := time.Now()
-	logf("testenv: building buildkitd %s into %s (a few minutes, once)", ver, out)
-	dl := exec.CommandContext(ctx, goBin, "mod", "download", "-json", "github.com/moby/buildkit@"+ver)
-	dl.Stderr = os.Stderr
-	js, err := dl.Output()
-	if err != nil {
-		return "", fmt.Errorf("go mod download github.com/moby/buildkit@%s: %w", ver, err)
+	logf("testenv: preparing %s with hack/prereqs.sh (a few minutes, once)", cacheDir)
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "prereqs.sh"))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "TORCHIMG_CACHE="+cacheDir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("hack/prereqs.sh: %v\n%s", err, tail(string(out), 30))
 	}
-	var mod struct{ Dir, Error string }
-	if err := json.Unmarshal(js, &mod); err != nil || mod.Dir == "" {
-		return "", fmt.Errorf("go mod download github.com/moby/buildkit@%s: no module dir (%s %v)", ver, mod.Error, err)
-	}
-	tmp, err := os.MkdirTemp("", "torchimg-buildkit-src-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	src := filepath.Join(tmp, "buildkit")
-	if out, err := exec.CommandContext(ctx, "cp", "-a", mod.Dir, src).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("copy buildkit module: %v: %s", err, out)
-	}
-	if out, err := exec.CommandContext(ctx, "chmod", "-R", "u+w", src).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("chmod buildkit module: %v: %s", err, out)
-	}
-	partial := fmt.Sprintf("%s.tmp-%d", out, os.Getpid())
-	defer os.Remove(partial)
-	// -trimpath: the build cache is then shared across temp dirs (and with hack/prereqs.sh).
-	b := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", partial, "./cmd/buildkitd")
-	b.Dir = src
-	b.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "CGO_ENABLED=0", "GOWORK=off")
-	if o, err := b.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build buildkitd %s: %v\n%s", ver, err, tail(string(o), 30))
-	}
-	if err := os.Rename(partial, out); err != nil {
-		return "", err
-	}
-	logf("testenv: built buildkitd %s in %s", ver, time.Since(start).Round(time.Second))
-	return out, nil
-}
-
-// aptSources is the host's apt source list, passed to mmdebstrap as its mirror argument (mmdebstrap
-// pastes a file given there), so no mirror host is named here.
-func aptSources() (string, error) {
-	for _, p := range []string{"/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"} {
-		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
-			return p, nil
+	for _, f := range []string{buildkitd, rootfs} {
+		if !exists(f) {
+			return "", "", fmt.Errorf("hack/prereqs.sh did not make %s (are internal/testenv/cache.go and the script in step?)", f)
 		}
 	}
-	return "", errors.New("no apt sources on this host (/etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list) for mmdebstrap")
+	logf("testenv: prerequisites ready in %s", time.Since(start).Round(time.Second))
+	return buildkitd, rootfs, nil
 }
 
-// ensureRootfs returns the cached Debian rootfs tarball with Python, making it with mmdebstrap if missing.
-func ensureRootfs(ctx context.Context, cacheDir string, logf func(string, ...any)) (string, error) {
-	out := filepath.Join(cacheDir, rootfsName)
-	if exists(out) {
-		return out, nil
+// repoRoot is the module root: next to this source file (go test, go run), else the nearest
+// directory above the working directory that has a go.mod.
+func repoRoot() (string, error) {
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		d := filepath.Join(filepath.Dir(file), "..", "..")
+		if exists(filepath.Join(d, "go.mod")) {
+			return filepath.Clean(d), nil
+		}
 	}
-	unlock, err := lockFile(ctx, out+".lock")
+	wd, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
-	defer unlock()
-	if exists(out) {
-		return out, nil
+	for d := wd; ; d = filepath.Dir(d) {
+		if exists(filepath.Join(d, "go.mod")) {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod above %s", wd)
+		}
 	}
-	mm, err := exec.LookPath("mmdebstrap")
-	if err != nil {
-		return "", fmt.Errorf("base rootfs %s is missing and mmdebstrap is not installed: run hack/prereqs.sh (apt-get install mmdebstrap)", out)
-	}
-	sources, err := aptSources()
-	if err != nil {
-		return "", err
-	}
-	start := time.Now()
-	logf("testenv: making base rootfs %s with mmdebstrap (about a minute, once)", out)
-	partial := fmt.Sprintf("%s.tmp-%d.tar", strings.TrimSuffix(out, ".tar"), os.Getpid())
-	defer os.Remove(partial)
-	cmd := exec.CommandContext(ctx, mm, "--quiet", "--variant=essential", "--include="+strings.Join(rootfsPackages, ","),
-		rootfsSuite, partial, sources)
-	if o, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("mmdebstrap %s: %v\n%s", rootfsSuite, err, tail(string(o), 30))
-	}
-	if err := os.Rename(partial, out); err != nil {
-		return "", err
-	}
-	logf("testenv: made base rootfs in %s", time.Since(start).Round(time.Second))
-	return out, nil
 }
 
 // ensureBaseImage returns the base image (one layer made from the rootfs tarball), cached as an OCI
@@ -230,7 +181,7 @@ func ensureBaseImage(ctx context.Context, cacheDir, rootfs string, logf func(str
 		return nil, fmt.Errorf("base image layer: %w", err)
 	}
 	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer, History: v1.History{
-		CreatedBy: "mmdebstrap --variant=essential --include=" + strings.Join(rootfsPackages, ",") + " " + rootfsSuite,
+		CreatedBy: rootfsCreatedBy,
 		Created:   v1.Time{Time: time.Unix(0, 0).UTC()},
 	}})
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -324,8 +323,7 @@ func (ix *Index) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(found.data))
 }
 
-// fixtureDir finds testdata/fixture-torch: $TORCHIMG_FIXTURE_TORCH, else next to this source file
-// (go test, go run), else in the module root above the working directory.
+// fixtureDir finds testdata/fixture-torch: $TORCHIMG_FIXTURE_TORCH, else in the module root.
 func (ix *Index) fixtureDir() (string, error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -347,23 +345,8 @@ func (ix *Index) fixtureDir() (string, error) {
 	if try(os.Getenv("TORCHIMG_FIXTURE_TORCH")) {
 		return ix.fixture, nil
 	}
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		if try(filepath.Join(filepath.Dir(file), "..", "..", "testdata", "fixture-torch")) {
-			return ix.fixture, nil
-		}
-	}
-	if wd, err := os.Getwd(); err == nil {
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				if try(filepath.Join(d, "testdata", "fixture-torch")) {
-					return ix.fixture, nil
-				}
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
+	if root, err := repoRoot(); err == nil && try(filepath.Join(root, "testdata", "fixture-torch")) {
+		return ix.fixture, nil
 	}
 	return "", fmt.Errorf("fixture torch sources not found (tried %s); set TORCHIMG_FIXTURE_TORCH to testdata/fixture-torch",
 		strings.Join(tried, ", "))

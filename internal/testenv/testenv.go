@@ -86,11 +86,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
-	bkd, err := ensureBuildkitd(ctx, cacheDir, logf)
-	if err != nil {
-		return nil, err
-	}
-	rootfs, err := ensureRootfs(ctx, cacheDir, logf)
+	bkd, rootfs, err := ensurePrereqs(ctx, cacheDir, logf)
 	if err != nil {
 		return nil, err
 	}
