@@ -83,24 +83,6 @@ func (p *Pool) Build(ctx context.Context, req Request) (*Result, error) {
 	return p.builders[p.assign[req.Variant.Base]].Build(ctx, req)
 }
 
-// Recorder keeps every result that passes through it.
-type Recorder struct {
-	Inner   Interface
-	mu      sync.Mutex
-	Results []*Result
-}
-
-var _ Interface = (*Recorder)(nil)
-
-// Build builds and records.
-func (r *Recorder) Build(ctx context.Context, req Request) (*Result, error) {
-	res, err := r.Inner.Build(ctx, req)
-	r.mu.Lock()
-	r.Results = append(r.Results, res)
-	r.mu.Unlock()
-	return res, err
-}
-
 // All builds every request concurrently through b (put a Limiter in b to bound it). One
 // failure never stops the others. Results come back in request order.
 func All(ctx context.Context, b Interface, reqs []Request) []*Result {

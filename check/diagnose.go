@@ -39,13 +39,7 @@ type System struct {
 
 // LocalSystem reads this machine: "/", os.Environ and `ldconfig -p`.
 func LocalSystem() System {
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	return System{FS: os.DirFS("/"), Env: env, LDCache: runLDConfig}
+	return System{FS: os.DirFS("/"), Env: require.EnvMap(os.Environ()), LDCache: runLDConfig}
 }
 
 func runLDConfig(ctx context.Context) (string, error) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"text/template"
 
 	"github.com/torchimg/torchimg/matrix/compat"
 )
@@ -394,12 +395,12 @@ func TestTagTemplateFields(t *testing.T) {
 		"py{{.Python.Short}}":         "py312",
 		"{{.Torch.Major}}.{{.Torch.Minor}}.{{.Torch.Patch}}": "2.9.1",
 	} {
-		if got, err := RenderTag(tmpl, v); err != nil || got != want {
+		if got, err := renderTagText(tmpl, v); err != nil || got != want {
 			t.Errorf("%s: %q %v, want %q", tmpl, got, err, want)
 		}
 	}
 	v.CUDNN = ""
-	if _, err := RenderTag("{{.CUDNN}}", v); err == nil || !strings.Contains(err.Error(), "cuDNN version of this torch variant is not known") {
+	if _, err := renderTagText("{{.CUDNN}}", v); err == nil || !strings.Contains(err.Error(), "cuDNN version of this torch variant is not known") {
 		t.Errorf("unknown cuDNN must be an error, got %v", err)
 	}
 }
@@ -414,4 +415,12 @@ tags: [{template: "{{.Torch}}-{{.OS}}", kind: immutable}]
 	if err != nil || len(p.Variants) != 1 || !strings.Contains(ds.Warnings().Error(), `os "rockylinux9" is not in the compatibility data`) {
 		t.Fatalf("an OS with its own base and python builds with a warning: %v %v", err, ds)
 	}
+}
+
+func renderTagText(tmpl string, v *Variant) (string, error) {
+	t, err := template.New("tag").Option("missingkey=error").Parse(tmpl)
+	if err != nil {
+		return "", err
+	}
+	return renderTag(t, v)
 }

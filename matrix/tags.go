@@ -85,15 +85,6 @@ func tagData(v *Variant) TagData {
 	}
 }
 
-// RenderTag renders one tag template for a variant.
-func RenderTag(tmpl string, v *Variant) (string, error) {
-	t, err := template.New("tag").Option("missingkey=error").Parse(tmpl)
-	if err != nil {
-		return "", err
-	}
-	return renderTag(t, v)
-}
-
 func renderTag(t *template.Template, v *Variant) (string, error) {
 	var b bytes.Buffer
 	if err := t.Execute(&b, tagData(v)); err != nil {

@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/torchimg/torchimg/gpu/require"
 )
 
 // Info is what an image says about itself: config labels and env, annotations, digests.
@@ -203,11 +205,7 @@ func fill(info *Info, img v1.Image) error {
 	if info.Labels == nil {
 		info.Labels = map[string]string{}
 	}
-	info.Env = map[string]string{}
-	for _, kv := range cf.Config.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		info.Env[k] = v
-	}
+	info.Env = require.EnvMap(cf.Config.Env)
 	info.Prefix = detectPrefix(info.Labels)
 	return nil
 }

@@ -64,9 +64,6 @@ var h100 = host.Facts{DriverFound: true, Driver: "580.95.05", CUDA: "13.0",
 // runs the GPU smoke test on it with the BuildKit runner and a fake CDI GPU, and runs the
 // image's entrypoint with a fake old driver to see the self-check's advice.
 func TestSmokeEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: needs buildkitd (run make test)")
-	}
 	files := t.TempDir()
 	var devices strings.Builder
 	libcuda := filepath.Join(files, "libcuda.so.1")

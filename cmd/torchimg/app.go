@@ -30,8 +30,9 @@ type app struct {
 }
 
 func newApp(in io.Reader, out, errw io.Writer) *app {
-	// Settings come from flags, TORCHIMG_* variables and an optional settings file;
-	// "::" keeps dotted keys intact (see DESIGN.md: viper is for settings, not the matrix).
+	// Settings come from flags, TORCHIMG_* variables and an optional settings file; "::" keeps
+	// dotted keys intact. Viper is for settings only, never for the matrix: it lower-cases map
+	// keys, splits dotted ones and reads 12.10 as 12.1 (the matrix has its own loader).
 	v := viper.NewWithOptions(viper.KeyDelimiter("::"), viper.EnvKeyReplacer(strings.NewReplacer("-", "_")))
 	v.SetEnvPrefix("TORCHIMG")
 	v.AutomaticEnv()
@@ -59,8 +60,8 @@ or a settings file given with --config.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
 	root.SetOut(a.out)
 	root.SetErr(a.err)
-	root.AddCommand(a.validateCmd(), a.planCmd(), a.renderCmd())
-	a.addMoreCommands(root)
+	root.AddCommand(a.validateCmd(), a.planCmd(), a.renderCmd(), a.buildCmd(), a.publishCmd(), a.inspectCmd(),
+		a.checkCmd(), a.smokeCmd(), a.releaseCmd())
 	return root
 }
 

@@ -14,9 +14,6 @@ import (
 // TestPipelineEndToEnd drives the CLI as a release job would: build two variants on a real
 // buildkitd into staging, publish them, publish again (nothing to do), inspect a floating tag.
 func TestPipelineEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: needs buildkitd (run make test)")
-	}
 	env := testenv.New(t, testenv.Options{})
 	for _, w := range []testenv.TorchWheel{
 		{Version: "2.9.1+cu126", CUDA: "12.6", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "5.0;6.0;7.0;7.5;8.0;8.6;9.0"},

@@ -18,14 +18,6 @@ type Values struct {
 	Brand  string // brand as libnvidia-container names it: see RuntimeBrand
 }
 
-// Eval reports whether the requirement holds for these values, exactly as
-// dsl_evaluate computes it. A condition that dsl.c would reject as invalid
-// makes Eval return false (libnvidia-container refuses to start the container).
-func (e Expr) Eval(v Values) bool {
-	ok, _, err := e.run(v)
-	return ok && err == nil
-}
-
 // errInvalid marks what dsl.c reports as "invalid expression".
 var errInvalid = errors.New("invalid expression")
 

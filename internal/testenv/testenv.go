@@ -169,10 +169,14 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	return e, nil
 }
 
-// New is Start for tests: it fails the test with a clear message (never skips) and closes the Env
-// in t.Cleanup.
+// New is Start for tests: it fails the test with a clear message and closes the Env in t.Cleanup.
+// It skips only under -short (`make unit`, `go test -short`), which promises no daemon; a full run
+// never skips.
 func New(t testing.TB, opts Options) *Env {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: starts buildkitd and a registry (run without -short: make test)")
+	}
 	if opts.Logf == nil {
 		opts.Logf = t.Logf
 	}

@@ -94,7 +94,7 @@ type TorchVariant struct {
 	Source                      string
 }
 
-// Torch returns the release with this exact version ("2.9.1"; "2.9" is not a release, see TorchLatest).
+// Torch returns the release with this exact version ("2.9.1"; "2.9" is not a release).
 func (db *DB) Torch(v string) (TorchRelease, bool) {
 	if r, ok := db.torch[v]; ok {
 		return r.clone(), true
@@ -104,16 +104,6 @@ func (db *DB) Torch(v string) (TorchRelease, bool) {
 
 // TorchVersions lists every release, ascending.
 func (db *DB) TorchVersions() []string { return slices.Clone(db.torchVersions) }
-
-// TorchLatest returns the newest release of a series ("2.9" → 2.9.1).
-func (db *DB) TorchLatest(series string) (TorchRelease, bool) {
-	for i := len(db.torchVersions) - 1; i >= 0; i-- {
-		if r := db.torch[db.torchVersions[i]]; r.Series == series {
-			return r.clone(), true
-		}
-	}
-	return TorchRelease{}, false
-}
 
 func (r *TorchRelease) clone() TorchRelease {
 	c := *r
@@ -131,9 +121,6 @@ func (r TorchRelease) Variant(cuda string) (TorchVariant, bool) {
 	}
 	return TorchVariant{}, false
 }
-
-// DefaultVariant returns the PyPI-default variant.
-func (r TorchRelease) DefaultVariant() (TorchVariant, bool) { return r.Variant(r.Default) }
 
 // VariantNames lists the variant names ascending by CUDA ("cu126", "cu128", "cu130").
 func (r TorchRelease) VariantNames() []string {
@@ -351,16 +338,6 @@ func (db *DB) BaseOSes(toolkit, flavor string) []string {
 			out = append(out, o)
 		}
 	}
-	return out
-}
-
-// ImageToolkits lists the toolkits that have image records, ascending.
-func (db *DB) ImageToolkits() []string {
-	out := make([]string, 0, len(db.images))
-	for k := range db.images {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, version.Compare)
 	return out
 }
 
