@@ -11,7 +11,7 @@ import (
 	"github.com/moby/buildkit/client"
 
 	"github.com/torchimg/torchimg/matrix"
-	"github.com/torchimg/torchimg/smoke"
+	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/templates"
 )
 
@@ -19,7 +19,7 @@ import (
 type Interface interface {
 	// Build builds, probes and exports one variant. The result is never nil; err is the
 	// variant's failure (the result says the same in Status and Error).
-	Build(ctx context.Context, req Request) (*Result, error)
+	Build(ctx context.Context, req Request) (*report.BuildEntry, error)
 }
 
 // Request is one variant to build.
@@ -54,52 +54,16 @@ type Cache struct {
 	To   []string
 }
 
-// Status values of a Result.
-const (
-	StatusPassed    = "passed"
-	StatusFailed    = "failed"
-	StatusCancelled = "cancelled"
-)
-
-// Result is what a build produced.
-type Result struct {
-	ID            string            `json:"id"`
-	Status        string            `json:"status"`
-	Error         string            `json:"error,omitempty"`
-	Stage         string            `json:"stage,omitempty"` // render, connect, solve, probe, export
-	Digest        string            `json:"digest,omitempty"`
-	StagedRef     string            `json:"staged_ref,omitempty"`
-	OCIDir        string            `json:"oci_dir,omitempty"`
-	Size          int64             `json:"size,omitempty"`
-	Builder       string            `json:"builder,omitempty"`
-	BaseDigest    string            `json:"base_digest,omitempty"`
-	Notes         []string          `json:"notes,omitempty"`
-	Tags          []string          `json:"tags"`
-	ImmutableTags []string          `json:"immutable_tags"`
-	FloatingTags  []string          `json:"floating_tags"`
-	Labels        map[string]string `json:"labels"`
-	Probe         *smoke.Result     `json:"probe,omitempty"`
-	Started       time.Time         `json:"started"`
-	Finished      time.Time         `json:"finished"`
-	Timings       Timings           `json:"timings"`
-}
-
-// Timings are seconds spent per stage.
-type Timings struct {
-	Total float64 `json:"total_s"`
-	Solve float64 `json:"solve_s"`
-	Probe float64 `json:"probe_s"`
-}
-
-func newResult(req Request) *Result {
+func newResult(req Request) *report.BuildEntry {
 	v := req.Variant
-	return &Result{
+	return &report.BuildEntry{
 		ID: v.ID, Tags: v.Tags, ImmutableTags: v.ImmutableTags, FloatingTags: v.FloatingTags,
 		Labels: v.Labels, Started: time.Now().UTC(),
 	}
 }
 
-func (r *Result) finish(status, stage string, err error) (*Result, error) {
+// finish completes a result: its status, the stage it stopped at, the error and the timings.
+func finish(r *report.BuildEntry, status report.Status, stage report.Stage, err error) (*report.BuildEntry, error) {
 	r.Status, r.Stage = status, stage
 	if err != nil {
 		r.Error = err.Error()

@@ -28,6 +28,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
 )
 
@@ -117,7 +118,7 @@ func shortErr(err error) string {
 func (b *BuildKit) Close() error { return b.c.Close() }
 
 // Build implements Interface.
-func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
+func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, error) {
 	res := newResult(req)
 	res.Builder = b.Addr
 	status := req.Status
@@ -133,17 +134,17 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
 	ctxDir, err := os.MkdirTemp(b.workDir, "ctx-"+v.ID+"-")
 	if err != nil {
 		close(status)
-		return res.finish(StatusFailed, "render", fmt.Errorf("build context for %s: %w", v.ID, err))
+		return finish(res, report.Failed, report.StageRender, fmt.Errorf("build context for %s: %w", v.ID, err))
 	}
 	defer os.RemoveAll(ctxDir)
 	if err := req.Context.WriteDir(ctxDir); err != nil {
 		close(status)
-		return res.finish(StatusFailed, "render", err)
+		return finish(res, report.Failed, report.StageRender, err)
 	}
 	fs, err := fsutil.NewFS(ctxDir)
 	if err != nil {
 		close(status)
-		return res.finish(StatusFailed, "render", fmt.Errorf("build context for %s: %w", v.ID, err))
+		return finish(res, report.Failed, report.StageRender, fmt.Errorf("build context for %s: %w", v.ID, err))
 	}
 
 	// Resolve the base image on the daemon first: its digest pins FROM and is recorded in the
@@ -156,11 +157,11 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
 	opt, err := b.solveOpt(req, fs, res.BaseDigest)
 	if err != nil {
 		close(status)
-		return res.finish(StatusFailed, "export", err)
+		return finish(res, report.Failed, report.StageExport, err)
 	}
 
-	var probe *smoke.Result
-	stage := "solve"
+	var probe *report.Probe
+	stage := report.StageSolve
 	var solveDone, probeDone time.Time
 	resp, err := b.c.Build(ctx, opt, "torchimg", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		fe := maps.Clone(opt.FrontendAttrs)
@@ -169,17 +170,17 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 		solveDone = time.Now()
-		stage = "probe"
+		stage = report.StageProbe
 		p, err := runProbe(ctx, gc, r, req)
 		probeDone = time.Now()
 		if err != nil {
 			return nil, err
 		}
 		probe = p
-		if p.Status != "passed" {
+		if p.Status != report.Passed {
 			return nil, fmt.Errorf("the image contradicts its labels: %s", p.Diff())
 		}
-		stage = "export"
+		stage = report.StageExport
 		return r, nil
 	}, status)
 	if !solveDone.IsZero() {
@@ -194,9 +195,9 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
 			os.RemoveAll(ociDir(req) + ".partial")
 		}
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-			return res.finish(StatusCancelled, stage, fmt.Errorf("%s: cancelled", v.ID))
+			return finish(res, report.Cancelled, stage, fmt.Errorf("%s: cancelled", v.ID))
 		}
-		return res.finish(StatusFailed, stage, fmt.Errorf("%s: %s: %s", v.ID, stage, cleanSolveErr(err)))
+		return finish(res, report.Failed, stage, fmt.Errorf("%s: %s: %s", v.ID, stage, cleanSolveErr(err)))
 	}
 	res.Digest = resp.ExporterResponse[exptypes.ExporterImageDigestKey]
 	if req.Output.StageRepo != "" {
@@ -204,16 +205,16 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*Result, error) {
 	} else {
 		res.OCIDir = ociDir(req)
 		if err := os.RemoveAll(res.OCIDir); err != nil {
-			return res.finish(StatusFailed, "export", fmt.Errorf("%s: replace OCI layout: %w", v.ID, err))
+			return finish(res, report.Failed, report.StageExport, fmt.Errorf("%s: replace OCI layout: %w", v.ID, err))
 		}
 		if err := os.Rename(res.OCIDir+".partial", res.OCIDir); err != nil {
-			return res.finish(StatusFailed, "export", fmt.Errorf("%s: replace OCI layout: %w", v.ID, err))
+			return finish(res, report.Failed, report.StageExport, fmt.Errorf("%s: replace OCI layout: %w", v.ID, err))
 		}
 	}
 	if n, err := imageSize(ctx, res); err == nil {
 		res.Size = n
 	}
-	return res.finish(StatusPassed, "", nil)
+	return finish(res, report.Passed, "", nil)
 }
 
 // baseDigest resolves each base image once for all the variants built on it.
@@ -416,7 +417,7 @@ func isLoopback(hostport string) bool {
 
 // runProbe runs the probe inside the solved image (no network) and compares its findings
 // with the variant's labels.
-func runProbe(ctx context.Context, gc gateway.Client, r *gateway.Result, req Request) (*smoke.Result, error) {
+func runProbe(ctx context.Context, gc gateway.Client, r *gateway.Result, req Request) (*report.Probe, error) {
 	v := req.Variant
 	ref, err := r.SingleRef()
 	if err != nil {

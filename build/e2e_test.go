@@ -23,6 +23,7 @@ import (
 	"github.com/torchimg/torchimg/build"
 	"github.com/torchimg/torchimg/internal/testenv"
 	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/templates"
 )
 
@@ -103,7 +104,7 @@ tags:
 	if len(results) != 5 {
 		t.Fatalf("%d results for 5 builds", len(results))
 	}
-	byID := map[string]*build.Result{}
+	byID := map[string]*report.BuildEntry{}
 	for _, r := range results {
 		byID[r.ID] = r
 		t.Logf("%s: %s %s %s", r.ID, r.Status, r.Digest, r.Error)
@@ -111,23 +112,23 @@ tags:
 	good := []string{"2.9.1-cu126-py3.11-runtime-debian12", "2.9.1-cu128-py3.11-runtime-debian12", "2.10.0-cu128-py3.11-runtime-debian12"}
 	for _, id := range good {
 		r := byID[id]
-		if r.Status != build.StatusPassed || !strings.HasPrefix(r.Digest, "sha256:") || r.StagedRef != stage+"@"+r.Digest {
+		if r.Status != report.Passed || !strings.HasPrefix(r.Digest, "sha256:") || r.StagedRef != stage+"@"+r.Digest {
 			t.Fatalf("%s: %+v", id, r)
 		}
-		if r.Probe == nil || r.Probe.Status != "passed" || r.Size == 0 {
+		if r.Probe == nil || r.Probe.Status != report.Passed || r.Size == 0 {
 			t.Errorf("%s: probe %+v size %d", id, r.Probe, r.Size)
 		}
 	}
 
 	// The lying label: failed at the probe, with a diff, and never pushed.
 	liar := byID["2.11.0-cu128-py3.11-runtime-debian12"]
-	if liar.Status != build.StatusFailed || liar.Stage != "probe" || !strings.Contains(liar.Error, `io.torchimg.torch.cuda: label says "12.8", image has "12.6"`) {
+	if liar.Status != report.Failed || liar.Stage != report.StageProbe || !strings.Contains(liar.Error, `io.torchimg.torch.cuda: label says "12.8", image has "12.6"`) {
 		t.Errorf("lying variant: %+v", liar)
 	}
 	assertNotPushed(t, stage+":"+liar.ID)
 	// The failing step: failed at solve with the step's error, not pushed; the others were not stopped.
 	brk := byID["2.10.0-cu126-py3.11-runtime-debian12"]
-	if brk.Status != build.StatusFailed || brk.Stage != "solve" || !strings.Contains(brk.Error, "exit code: 3") {
+	if brk.Status != report.Failed || brk.Stage != report.StageSolve || !strings.Contains(brk.Error, "exit code: 3") {
 		t.Errorf("broken variant: %+v", brk)
 	}
 	assertNotPushed(t, stage+":"+brk.ID)
@@ -211,7 +212,7 @@ tags:
 	}
 	again := build.All(ctx, build.NewLimiter(bk, 3), second)
 	for _, r2 := range again {
-		if r2.Status != build.StatusPassed {
+		if r2.Status != report.Passed {
 			t.Fatalf("second run %s: %s", r2.ID, r2.Error)
 		}
 		first := byID[r2.ID]

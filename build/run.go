@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/report"
 )
 
 // Limiter bounds how many builds run at once.
@@ -25,14 +26,14 @@ func NewLimiter(inner Interface, n int) *Limiter {
 }
 
 // Build waits for a slot (or cancellation), then builds.
-func (l *Limiter) Build(ctx context.Context, req Request) (*Result, error) {
+func (l *Limiter) Build(ctx context.Context, req Request) (*report.BuildEntry, error) {
 	select {
 	case l.sem <- struct{}{}:
 	case <-ctx.Done():
 		if req.Status != nil {
 			close(req.Status)
 		}
-		return newResult(req).finish(StatusCancelled, "queue", ctx.Err())
+		return finish(newResult(req), report.Cancelled, report.StageQueue, ctx.Err())
 	}
 	defer func() { <-l.sem }()
 	return l.Inner.Build(ctx, req)
@@ -79,14 +80,14 @@ func NewPool(builders []Interface, variants []*matrix.Variant) *Pool {
 }
 
 // Build sends the variant to the builder of its base image.
-func (p *Pool) Build(ctx context.Context, req Request) (*Result, error) {
+func (p *Pool) Build(ctx context.Context, req Request) (*report.BuildEntry, error) {
 	return p.builders[p.assign[req.Variant.Base]].Build(ctx, req)
 }
 
 // All builds every request concurrently through b (put a Limiter in b to bound it). One
 // failure never stops the others. Results come back in request order.
-func All(ctx context.Context, b Interface, reqs []Request) []*Result {
-	out := make([]*Result, len(reqs))
+func All(ctx context.Context, b Interface, reqs []Request) []*report.BuildEntry {
+	out := make([]*report.BuildEntry, len(reqs))
 	var wg sync.WaitGroup
 	for i := range reqs {
 		wg.Add(1)

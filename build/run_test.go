@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/report"
 )
 
 // fake is a builder that records which variants it saw and how many ran at once.
@@ -22,7 +23,7 @@ type fake struct {
 	delay   time.Duration
 }
 
-func (f *fake) Build(ctx context.Context, req Request) (*Result, error) {
+func (f *fake) Build(ctx context.Context, req Request) (*report.BuildEntry, error) {
 	n := f.running.Add(1)
 	defer f.running.Add(-1)
 	for {
@@ -37,12 +38,12 @@ func (f *fake) Build(ctx context.Context, req Request) (*Result, error) {
 	select {
 	case <-time.After(f.delay):
 	case <-ctx.Done():
-		return newResult(req).finish(StatusCancelled, "solve", ctx.Err())
+		return finish(newResult(req), report.Cancelled, "solve", ctx.Err())
 	}
 	if f.fail[req.Variant.ID] {
-		return newResult(req).finish(StatusFailed, "solve", errors.New("boom"))
+		return finish(newResult(req), report.Failed, "solve", errors.New("boom"))
 	}
-	return newResult(req).finish(StatusPassed, "", nil)
+	return finish(newResult(req), report.Passed, "", nil)
 }
 
 func reqs(ids map[string]string) []Request {
@@ -90,7 +91,7 @@ func TestLimiterAndContinueOnError(t *testing.T) {
 	}
 	passed := 0
 	for _, r := range res {
-		if r.Status == StatusPassed {
+		if r.Status == report.Passed {
 			passed++
 		}
 	}
@@ -104,12 +105,12 @@ func TestCancelStopsEveryBuild(t *testing.T) {
 	rs := reqs(map[string]string{"v1": "x", "v2": "x", "v3": "x"})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	done := make(chan []*Result)
+	done := make(chan []*report.BuildEntry)
 	go func() { done <- All(ctx, NewLimiter(f, 1), rs) }()
 	select {
 	case res := <-done:
 		for _, r := range res {
-			if r.Status != StatusCancelled {
+			if r.Status != report.Cancelled {
 				t.Errorf("%s: %s", r.ID, r.Status)
 			}
 		}

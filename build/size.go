@@ -9,11 +9,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/torchimg/torchimg/report"
 )
 
 // imageSize adds up config and layer sizes of the platform image(s) of a result (manifests
 // only: no layer is downloaded). Attestation manifests are not counted.
-func imageSize(ctx context.Context, r *Result) (int64, error) {
+func imageSize(ctx context.Context, r *report.BuildEntry) (int64, error) {
 	var idx v1.ImageIndex
 	switch {
 	case r.StagedRef != "":

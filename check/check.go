@@ -16,7 +16,7 @@ import (
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/matrix/compat"
-	"github.com/torchimg/torchimg/publish"
+	"github.com/torchimg/torchimg/report"
 )
 
 // Verdict is the answer to "will this image run here?".
@@ -87,7 +87,7 @@ type ImageSummary struct {
 
 // image is what Evaluate needs from an image, with where each value came from.
 type image struct {
-	info         *publish.Info
+	info         *report.Info
 	torch        string
 	variant      string
 	cuda         string // CUDA toolkit, "12.8.1" (or the minor)
@@ -101,7 +101,7 @@ type image struct {
 	reqErr       error
 }
 
-func readImage(info *publish.Info, db *compat.DB) image {
+func readImage(info *report.Info, db *compat.DB) image {
 	im := image{info: info}
 	label := func(short string) string {
 		if info.Prefix == "" {
@@ -172,7 +172,7 @@ func (im image) cudaMinor() string {
 // Evaluate judges one image on one host. db is the compatibility data
 // (compat.Default()); it fills in a minimum driver when the image has no
 // label for it.
-func Evaluate(info *publish.Info, h Host, db *compat.DB) *Result {
+func Evaluate(info *report.Info, h Host, db *compat.DB) *Result {
 	im := readImage(info, db)
 	r := &Result{Image: im.summary(), Host: h.Summary(), Advice: []string{}, Suggestions: []Suggestion{}}
 	add := r.add

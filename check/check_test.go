@@ -8,7 +8,7 @@ import (
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/matrix/compat"
-	"github.com/torchimg/torchimg/publish"
+	"github.com/torchimg/torchimg/report"
 )
 
 func testDB(t *testing.T) *compat.DB {
@@ -22,7 +22,7 @@ func testDB(t *testing.T) *compat.DB {
 
 // torchimgImage builds the Info of an image as torchimg labels it: labels
 // from the compatibility data, NVIDIA_REQUIRE_CUDA of the nvidia/cuda base.
-func torchimgImage(t *testing.T, db *compat.DB, torch, toolkit, archs string, tags ...string) *publish.Info {
+func torchimgImage(t *testing.T, db *compat.DB, torch, toolkit, archs string, tags ...string) *report.Info {
 	t.Helper()
 	const pre = "io.torchimg."
 	minor := version.MajorMinor(toolkit)
@@ -51,7 +51,7 @@ func torchimgImage(t *testing.T, db *compat.DB, torch, toolkit, archs string, ta
 	if archs != "" {
 		labels[pre+matrix.LabelCUDAArchs] = archs
 	}
-	return &publish.Info{
+	return &report.Info{
 		Ref:    "registry.example/acme/pytorch-cuda:" + torch + "-" + variant,
 		Digest: "sha256:" + strings.Repeat(variant[2:], 64/len(variant[2:]))[:60] + "0000",
 		Labels: labels,
@@ -73,7 +73,7 @@ const (
 	archs130 = "7.5;8.0;8.6;9.0;10.0;12.0+PTX"
 )
 
-type images struct{ cu118, cu126, cu128, cu130 *publish.Info }
+type images struct{ cu118, cu126, cu128, cu130 *report.Info }
 
 func testImages(t *testing.T, db *compat.DB) images {
 	return images{
@@ -136,18 +136,18 @@ func allText(r *Result) string {
 func TestEvaluate(t *testing.T) {
 	db := testDB(t)
 	im := testImages(t, db)
-	noLabels := &publish.Info{Ref: "docker.io/library/python:3.12", Labels: map[string]string{}, Env: map[string]string{"PATH": "/usr/bin"}}
-	someLabels := &publish.Info{Ref: "example/app:1", Labels: map[string]string{"maintainer": "x"}, Env: map[string]string{}}
-	nvidiaCUDA := &publish.Info{Ref: "nvidia/cuda:12.8.1-runtime-ubuntu24.04", Labels: map[string]string{"maintainer": "NVIDIA CORPORATION <cudatools@nvidia.com>"},
+	noLabels := &report.Info{Ref: "docker.io/library/python:3.12", Labels: map[string]string{}, Env: map[string]string{"PATH": "/usr/bin"}}
+	someLabels := &report.Info{Ref: "example/app:1", Labels: map[string]string{"maintainer": "x"}, Env: map[string]string{}}
+	nvidiaCUDA := &report.Info{Ref: "nvidia/cuda:12.8.1-runtime-ubuntu24.04", Labels: map[string]string{"maintainer": "NVIDIA CORPORATION <cudatools@nvidia.com>"},
 		Env: map[string]string{"NVIDIA_REQUIRE_CUDA": db.RequireCUDA("12.8.1").Value, "CUDA_VERSION": "12.8.1"}}
-	legacy := &publish.Info{Ref: "old/cuda-app:1", Labels: map[string]string{}, Env: map[string]string{"CUDA_VERSION": "12.4.1"}}
+	legacy := &report.Info{Ref: "old/cuda-app:1", Labels: map[string]string{}, Env: map[string]string{"CUDA_VERSION": "12.4.1"}}
 	noArchs := torchimgImage(t, db, "2.9.1", "12.8.1", "")
 	disabled := torchimgImage(t, db, "2.9.1", "12.8.1", archs128)
 	disabled.Env["NVIDIA_DISABLE_REQUIRE"] = "1"
 
 	tests := []struct {
 		name     string
-		img      *publish.Info
+		img      *report.Info
 		host     Host
 		want     Verdict
 		parts    map[string]Status
@@ -398,7 +398,7 @@ func TestWhatIfHost(t *testing.T) {
 func TestSuggest(t *testing.T) {
 	db := testDB(t)
 	im := testImages(t, db)
-	all := []*publish.Info{im.cu128, im.cu126, im.cu118, im.cu130}
+	all := []*report.Info{im.cu128, im.cu126, im.cu118, im.cu130}
 
 	// Driver 525 runs only the cu118 (LTS) image; the checked image itself is skipped.
 	r := Evaluate(im.cu128, whatIf(t, db, WhatIf{Driver: "525.147.05"}), db)

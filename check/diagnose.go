@@ -20,7 +20,7 @@ import (
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/matrix/compat"
-	"github.com/torchimg/torchimg/publish"
+	"github.com/torchimg/torchimg/report"
 )
 
 // System is what a host diagnosis reads besides NVML: files, the process
@@ -548,7 +548,7 @@ func imageSelfCheck(data []byte, facts host.Facts, derived, nvmlRead bool, sys S
 			env[k] = v
 		}
 	}
-	info := &publish.Info{Ref: "this container (" + ImageEnvFile + ")", Labels: labels, Env: env, Prefix: "io.torchimg"}
+	info := &report.Info{Ref: "this container (" + ImageEnvFile + ")", Labels: labels, Env: env, Prefix: "io.torchimg"}
 	res := Evaluate(info, Host{Facts: facts, CUDADerived: derived}, db)
 	// The minimum driver came from the facts file, not from a label.
 	src := "label io.torchimg." + matrix.LabelDriverMin

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/torchimg/torchimg/publish"
+	"github.com/torchimg/torchimg/report"
 )
 
 // TestListCandidatesRegistry pushes labelled images to an in-process registry
@@ -29,7 +30,7 @@ func TestListCandidatesRegistry(t *testing.T) {
 	repo := strings.TrimPrefix(srv.URL, "http://") + "/acme/pytorch-cuda"
 	opts := publish.Options{Keychain: authn.NewMultiKeychain(), Retries: 1}
 
-	for _, src := range []*publish.Info{im.cu118, im.cu126, im.cu128, im.cu130} {
+	for _, src := range []*report.Info{im.cu118, im.cu126, im.cu128, im.cu130} {
 		img, err := random.Image(256, 1)
 		if err != nil {
 			t.Fatal(err)

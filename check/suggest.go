@@ -16,6 +16,7 @@ import (
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix/compat"
 	"github.com/torchimg/torchimg/publish"
+	"github.com/torchimg/torchimg/report"
 )
 
 // Suggestion is a tag of the repository that would run on the host.
@@ -32,7 +33,7 @@ type Suggestion struct {
 // tags first (those that do not spell the full torch version: "2.9-cu128",
 // "lts"), then newest torch first, then shorter tags. An image whose digest is
 // skipDigest (the one being checked) is left out.
-func Suggest(cands []*publish.Info, h Host, db *compat.DB, skipDigest string) []Suggestion {
+func Suggest(cands []*report.Info, h Host, db *compat.DB, skipDigest string) []Suggestion {
 	type row struct {
 		s        Suggestion
 		floating bool
@@ -123,7 +124,7 @@ const MaxCandidateTags = 300
 // each distinct image once (publish.Inspect), with every tag that points to it
 // in Info.Tags. No layer is pulled. Tags that cannot be read are skipped; an
 // error is returned only when the tags cannot be listed.
-func ListCandidates(ctx context.Context, repo string, o publish.Options, maxTags int) ([]*publish.Info, error) {
+func ListCandidates(ctx context.Context, repo string, o publish.Options, maxTags int) ([]*report.Info, error) {
 	if maxTags <= 0 {
 		maxTags = MaxCandidateTags
 	}
@@ -176,7 +177,7 @@ func ListCandidates(ctx context.Context, repo string, o publish.Options, maxTags
 		digests = append(digests, d)
 	}
 	sort.Strings(digests)
-	out := make([]*publish.Info, len(digests))
+	out := make([]*report.Info, len(digests))
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, d := range digests {
@@ -193,7 +194,7 @@ func ListCandidates(ctx context.Context, repo string, o publish.Options, maxTags
 		})
 	}
 	_ = g.Wait()
-	var infos []*publish.Info
+	var infos []*report.Info
 	for _, info := range out {
 		if info != nil {
 			infos = append(infos, info)

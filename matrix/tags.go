@@ -10,6 +10,7 @@ import (
 
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix/compat"
+	"github.com/torchimg/torchimg/report"
 )
 
 // TagData is what a tag template sees: {{.Torch.MajorMinor}}-cu{{.CUDA.Short}}.
@@ -122,18 +123,18 @@ func assignTags(ds *Diagnostics, f *File, db *compat.DB, p *Plan, variants []*Va
 
 	for ri, rule := range f.Tags {
 		what := fmt.Sprintf("tags[%d]", ri)
-		kind := rule.Kind.Value
+		kind := report.TagKind(rule.Kind.Value)
 		if !rule.Kind.Set {
 			ds.errorf(rule.Pos, "%s: missing `kind` (immutable or floating)", what)
 			ruleErrors = true
 			continue
 		}
-		if kind == "immutable" {
+		if kind == report.Immutable {
 			hasImmutable = true
 		}
-		if kind != "immutable" && kind != "floating" {
+		if kind != report.Immutable && kind != report.Floating {
 			ruleErrors = true
-			ds.errorf(rule.Kind.Pos, "%s.kind %q: valid kinds are immutable, floating%s", what, clip(kind), didYouMean(kind, []string{"immutable", "floating"}))
+			ds.errorf(rule.Kind.Pos, "%s.kind %q: valid kinds are immutable, floating%s", what, clip(string(kind)), didYouMean(string(kind), []string{string(report.Immutable), string(report.Floating)}))
 			continue
 		}
 		if !printable(rule.Template.Value) {
@@ -148,7 +149,7 @@ func assignTags(ds *Diagnostics, f *File, db *compat.DB, p *Plan, variants []*Va
 			continue
 		}
 		checkSelectorPatterns(ds, rule.Only, what+".only")
-		if kind == "immutable" {
+		if kind == report.Immutable {
 			if len(rule.Prefer) > 0 {
 				ds.errorf(rule.Prefer[0].Pos, "%s: `prefer` is for floating tags; an immutable tag belongs to exactly one variant", what)
 			}
@@ -167,7 +168,7 @@ func assignTags(ds *Diagnostics, f *File, db *compat.DB, p *Plan, variants []*Va
 				continue
 			}
 			matched++
-			if kind == "immutable" {
+			if kind == report.Immutable {
 				immutableTried[v] = true
 			}
 			tag, err := renderTag(tmpl, v)
@@ -185,7 +186,7 @@ func assignTags(ds *Diagnostics, f *File, db *compat.DB, p *Plan, variants []*Va
 				ds.errorf(rule.Template.Pos, "%s: tag %q for variant %s is not a valid OCI tag: %s", what, clip(tag), v.ID, reason)
 				continue
 			}
-			if kind == "immutable" {
+			if kind == report.Immutable {
 				if prev, dup := immutable[tag]; dup && prev != v {
 					ds.errorf(rule.Template.Pos, "%s: immutable tag %q is rendered by two variants: %s (%s) and %s (%s); add a field that differs between them to the template", what, tag, prev.ID, prev.Origin, v.ID, v.Origin)
 					continue

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -19,32 +18,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/torchimg/torchimg/gpu/require"
+	"github.com/torchimg/torchimg/report"
 )
-
-// Info is what an image says about itself: config labels and env, annotations, digests.
-// It is read from the registry or an OCI layout without pulling any layer.
-type Info struct {
-	Ref              string            `json:"ref"`
-	Digest           string            `json:"digest"`
-	ImageDigest      string            `json:"image_digest"`
-	Platform         string            `json:"platform"`
-	Created          *time.Time        `json:"created,omitempty"`
-	Labels           map[string]string `json:"labels"`
-	Env              map[string]string `json:"env"`
-	Annotations      map[string]string `json:"annotations,omitempty"`
-	IndexAnnotations map[string]string `json:"index_annotations,omitempty"`
-	// Prefix is the torchimg label namespace found on the image ("" = not built by torchimg).
-	Prefix string `json:"labels_prefix,omitempty"`
-	// Tags are the repository's tags that point to Digest.
-	Tags []string `json:"tags,omitempty"`
-	Size int64    `json:"size"`
-}
-
-// Torchimg reports whether torchimg built the image (its labels carry the schema).
-func (i *Info) Torchimg() bool { return i.Prefix != "" }
-
-// Label returns one of the torchimg labels ("torch.version").
-func (i *Info) Label(short string) string { return i.Labels[i.Prefix+"."+short] }
 
 // IsLayout reports whether s names an OCI image layout: "oci:DIR", or a directory with index.json.
 func IsLayout(s string) (dir string, ok bool) {
@@ -59,7 +34,7 @@ func IsLayout(s string) (dir string, ok bool) {
 
 // Inspect reads an image from a registry reference or an OCI layout (see IsLayout). With
 // listTags, it also finds every tag of the repository that points to the same digest.
-func Inspect(ctx context.Context, ref string, o Options, listTags bool) (*Info, error) {
+func Inspect(ctx context.Context, ref string, o Options, listTags bool) (*report.Info, error) {
 	if dir, ok := IsLayout(ref); ok {
 		return inspectLayout(dir)
 	}
@@ -82,7 +57,7 @@ func Inspect(ctx context.Context, ref string, o Options, listTags bool) (*Info, 
 	return info, nil
 }
 
-func inspectRemote(ctx context.Context, ref name.Reference, opts []remote.Option) (*Info, error) {
+func inspectRemote(ctx context.Context, ref name.Reference, opts []remote.Option) (*report.Info, error) {
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
 		if isNotFound(err) {
@@ -90,7 +65,7 @@ func inspectRemote(ctx context.Context, ref name.Reference, opts []remote.Option
 		}
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	info := &Info{Ref: ref.String(), Digest: desc.Digest.String()}
+	info := &report.Info{Ref: ref.String(), Digest: desc.Digest.String()}
 	var img v1.Image
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
@@ -108,7 +83,7 @@ func inspectRemote(ctx context.Context, ref name.Reference, opts []remote.Option
 	return info, fill(info, img)
 }
 
-func inspectLayout(dir string) (*Info, error) {
+func inspectLayout(dir string) (*report.Info, error) {
 	root, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
@@ -121,7 +96,7 @@ func inspectLayout(dir string) (*Info, error) {
 		return nil, fmt.Errorf("OCI layout %s holds no image", dir)
 	}
 	top := im.Manifests[0]
-	info := &Info{Ref: "oci:" + dir, Digest: top.Digest.String()}
+	info := &report.Info{Ref: "oci:" + dir, Digest: top.Digest.String()}
 	for _, m := range im.Manifests {
 		if m.Digest == top.Digest {
 			if n := m.Annotations["org.opencontainers.image.ref.name"]; n != "" {
@@ -151,7 +126,7 @@ func inspectLayout(dir string) (*Info, error) {
 }
 
 // pickImage selects the linux/amd64 image of an index (attestations skipped).
-func pickImage(idx v1.ImageIndex, info *Info) (v1.Image, error) {
+func pickImage(idx v1.ImageIndex, info *report.Info) (v1.Image, error) {
 	im, err := idx.IndexManifest()
 	if err != nil {
 		return nil, err
@@ -175,7 +150,7 @@ func pickImage(idx v1.ImageIndex, info *Info) (v1.Image, error) {
 	return idx.Image(chosen.Digest)
 }
 
-func fill(info *Info, img v1.Image) error {
+func fill(info *report.Info, img v1.Image) error {
 	d, err := img.Digest()
 	if err != nil {
 		return err

@@ -14,29 +14,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
-)
 
-// Tag operations in a plan of changes.
-const (
-	OpCreate    = "create"
-	OpMove      = "move"
-	OpUnchanged = "unchanged"
-	OpConflict  = "conflict"
-	OpHeld      = "held"
+	"github.com/torchimg/torchimg/report"
 )
-
-// Action is one tag change (done, or planned in a dry run).
-type Action struct {
-	Tag         string `json:"tag"`
-	Kind        string `json:"kind"` // immutable or floating
-	Op          string `json:"op"`
-	Variant     string `json:"variant"`
-	To          string `json:"to,omitempty"`
-	From        string `json:"from,omitempty"`
-	FromVariant string `json:"from_variant,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-	Done        bool   `json:"done"`
-}
 
 // Publisher promotes a release.
 type Publisher struct {
@@ -54,7 +34,7 @@ type Publisher struct {
 // Result of a publish.
 type Result struct {
 	Repository string
-	Actions    []Action
+	Actions    []report.Action
 	// Published are the variants whose image and immutable tags are in the release repository.
 	Published []string
 	// Digests maps variant id → the digest its tags point to.
@@ -85,7 +65,7 @@ func (p *Publisher) Publish(ctx context.Context, rel *Release, repo string) (*Re
 	opts := p.Options.remote(ctx)
 	res := &Result{Repository: target.Name(), Digests: map[string]string{}}
 	var mu sync.Mutex
-	record := func(a Action) {
+	record := func(a report.Action) {
 		mu.Lock()
 		res.Actions = append(res.Actions, a)
 		mu.Unlock()
@@ -101,9 +81,9 @@ func (p *Publisher) Publish(ctx context.Context, rel *Release, repo string) (*Re
 	g.SetLimit(4)
 	conflicted := false
 	for _, e := range rel.Entries {
-		if !e.Passed() {
+		if !e.Publishable() {
 			for _, t := range e.ImmutableTags {
-				record(Action{Tag: t, Kind: "immutable", Op: OpHeld, Variant: e.ID, Reason: "variant " + e.Status})
+				record(report.Action{Tag: t, Kind: report.Immutable, Op: report.OpHeld, Variant: e.ID, Reason: "variant " + string(e.Status)})
 			}
 			continue
 		}
@@ -127,7 +107,7 @@ func (p *Publisher) Publish(ctx context.Context, rel *Release, repo string) (*Re
 					ok = false
 					continue
 				}
-				if a.Op == OpConflict {
+				if a.Op == report.OpConflict {
 					mu.Lock()
 					conflicted = true
 					res.Errors = append(res.Errors, fmt.Sprintf("immutable tag %s:%s points to %s, not to %s (variant %s); refusing to move it (use --force to overwrite)", target.Name(), t, a.From, e.Digest, e.ID))
@@ -190,15 +170,15 @@ func (p *Publisher) Publish(ctx context.Context, rel *Release, repo string) (*Re
 	if hold := res.FloatingHeld + res.FloatingSkipped; hold != "" {
 		for i := range floating {
 			floating[i].Reason = hold
-			if floating[i].Op != OpUnchanged {
-				floating[i].Op = OpHeld
+			if floating[i].Op != report.OpUnchanged {
+				floating[i].Op = report.OpHeld
 			}
 		}
 		res.Actions = append(res.Actions, floating...)
 	} else {
 		for i := range floating {
 			a := &floating[i]
-			if a.Op == OpCreate || a.Op == OpMove {
+			if a.Op == report.OpCreate || a.Op == report.OpMove {
 				if !p.DryRun {
 					if err := p.putTag(ctx, target.Tag(a.Tag), target.Digest(a.To), opts); err != nil {
 						fail("floating tag %s: %v", a.Tag, err)
@@ -218,14 +198,14 @@ func (p *Publisher) Publish(ctx context.Context, rel *Release, repo string) (*Re
 }
 
 // floatingActions computes what each floating tag of the release would do.
-func (p *Publisher) floatingActions(ctx context.Context, rel *Release, target name.Repository, res *Result, opts []remote.Option) []Action {
-	var out []Action
+func (p *Publisher) floatingActions(ctx context.Context, rel *Release, target name.Repository, res *Result, opts []remote.Option) []report.Action {
+	var out []report.Action
 	for _, e := range rel.Entries {
 		for _, t := range e.FloatingTags {
-			a := Action{Tag: t, Kind: "floating", Variant: e.ID}
+			a := report.Action{Tag: t, Kind: report.Floating, Variant: e.ID}
 			to, ok := res.Digests[e.ID]
 			if !ok {
-				a.Op, a.Reason = OpHeld, "variant "+e.Status
+				a.Op, a.Reason = report.OpHeld, "variant "+string(e.Status)
 				out = append(out, a)
 				continue
 			}
@@ -233,14 +213,14 @@ func (p *Publisher) floatingActions(ctx context.Context, rel *Release, target na
 			cur, err := head(ctx, target.Tag(t), opts)
 			switch {
 			case isNotFound(err):
-				a.Op = OpCreate
+				a.Op = report.OpCreate
 			case err != nil:
-				a.Op, a.Reason = OpHeld, err.Error()
+				a.Op, a.Reason = report.OpHeld, err.Error()
 				res.Errors = append(res.Errors, fmt.Sprintf("floating tag %s: read the registry: %v", t, err))
 			case cur == to:
-				a.Op = OpUnchanged
+				a.Op = report.OpUnchanged
 			default:
-				a.Op, a.From = OpMove, cur
+				a.Op, a.From = report.OpMove, cur
 				a.FromVariant = variantOf(ctx, target.Digest(cur), rel.LabelsPrefix, opts)
 			}
 			out = append(out, a)
@@ -249,8 +229,8 @@ func (p *Publisher) floatingActions(ctx context.Context, rel *Release, target na
 	return out
 }
 
-func sortActions(as []Action) {
-	rank := map[string]int{"immutable": 0, "floating": 1}
+func sortActions(as []report.Action) {
+	rank := map[report.TagKind]int{report.Immutable: 0, report.Floating: 1}
 	sort.SliceStable(as, func(i, j int) bool {
 		if rank[as[i].Kind] != rank[as[j].Kind] {
 			return rank[as[i].Kind] < rank[as[j].Kind]
@@ -304,7 +284,7 @@ func head(ctx context.Context, ref name.Reference, opts []remote.Option) (string
 
 // copyImage puts the staged image into the release repository under its digest. Blobs that
 // are already there are skipped; the others are mounted from the staging repository.
-func (p *Publisher) copyImage(ctx context.Context, e *Entry, target name.Repository, opts []remote.Option) error {
+func (p *Publisher) copyImage(ctx context.Context, e *report.Entry, target name.Repository, opts []remote.Option) error {
 	dst := target.Digest(e.Digest)
 	if _, err := head(ctx, dst, opts); err == nil {
 		return nil
@@ -344,30 +324,30 @@ func (p *Publisher) copyImage(ctx context.Context, e *Entry, target name.Reposit
 // immutableTag creates an immutable tag or checks it. An existing tag on another digest is a
 // conflict unless it holds the same images (a rebuild that differs only in its provenance
 // attestation), in which case it stays where it is and that digest is the variant's.
-func (p *Publisher) immutableTag(ctx context.Context, tag name.Tag, e *Entry, opts []remote.Option) (Action, string, error) {
-	a := Action{Tag: tag.TagStr(), Kind: "immutable", Variant: e.ID, To: e.Digest}
+func (p *Publisher) immutableTag(ctx context.Context, tag name.Tag, e *report.Entry, opts []remote.Option) (report.Action, string, error) {
+	a := report.Action{Tag: tag.TagStr(), Kind: report.Immutable, Variant: e.ID, To: e.Digest}
 	cur, err := head(ctx, tag, opts)
 	switch {
 	case isNotFound(err):
-		a.Op = OpCreate
+		a.Op = report.OpCreate
 	case err != nil:
 		return a, "", err
 	case cur == e.Digest:
-		a.Op = OpUnchanged
+		a.Op = report.OpUnchanged
 		return a, "", nil
 	default:
 		a.From = cur
 		same, serr := sameImages(ctx, tag.Context().Digest(cur), e.Source, opts)
 		if serr == nil && same {
-			a.Op, a.To, a.Reason = OpUnchanged, cur, "already holds the same image (rebuilt; only the attestation differs)"
+			a.Op, a.To, a.Reason = report.OpUnchanged, cur, "already holds the same image (rebuilt; only the attestation differs)"
 			return a, cur, nil
 		}
 		if !p.Force {
-			a.Op = OpConflict
+			a.Op = report.OpConflict
 			a.FromVariant = variantOf(ctx, tag.Context().Digest(cur), "", opts)
 			return a, "", nil
 		}
-		a.Op, a.Reason = OpMove, "forced"
+		a.Op, a.Reason = report.OpMove, "forced"
 	}
 	if p.DryRun {
 		return a, "", nil
@@ -450,7 +430,7 @@ func variantOf(ctx context.Context, ref name.Digest, prefix string, opts []remot
 
 // verifyLabels reads the image config back from the registry and checks every planned label.
 func verifyLabels(ctx context.Context, ref name.Digest, want map[string]string, opts []remote.Option) error {
-	var info *Info
+	var info *report.Info
 	err := retryLoop(ctx, 4, func() error {
 		var err error
 		info, err = inspectRemote(ctx, ref, opts)

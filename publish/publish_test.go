@@ -27,7 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/torchimg/torchimg/build"
+	"github.com/torchimg/torchimg/report"
 )
 
 // reg is a real registry on 127.0.0.1 with request counting and fault injection.
@@ -93,7 +93,7 @@ func (r *reg) reset() { r.uploads.Store(0); r.puts.Store(0) }
 var fast = Options{RetryBase: 5 * time.Millisecond, Retries: 8}
 
 // stageVariant pushes a small image index (one image + labels) to the staging repo, as a build would.
-func stageVariant(t *testing.T, r *reg, id string, labels map[string]string) *build.Result {
+func stageVariant(t *testing.T, r *reg, id string, labels map[string]string) *report.BuildEntry {
 	t.Helper()
 	img, err := random.Image(512, 2)
 	if err != nil {
@@ -111,20 +111,20 @@ func stageVariant(t *testing.T, r *reg, id string, labels map[string]string) *bu
 		t.Fatal(err)
 	}
 	d, _ := idx.Digest()
-	return &build.Result{ID: id, Status: build.StatusPassed, Digest: d.String(), StagedRef: ref.Context().Name() + "@" + d.String(), Labels: labels}
+	return &report.BuildEntry{ID: id, Status: report.Passed, Digest: d.String(), StagedRef: ref.Context().Name() + "@" + d.String(), Labels: labels}
 }
 
 type fixture struct {
 	reg     *reg
 	repo    string
-	reports []*build.Report
-	byID    map[string]*build.Result
+	reports []*report.Build
+	byID    map[string]*report.BuildEntry
 }
 
 func newFixture(t *testing.T) *fixture {
 	r := newReg(t)
-	f := &fixture{reg: r, repo: r.host + "/release/pytorch", byID: map[string]*build.Result{}}
-	rep := &build.Report{Schema: build.ReportSchema, Repository: f.repo, LabelsPrefix: "io.torchimg", MatrixRevision: "abc"}
+	f := &fixture{reg: r, repo: r.host + "/release/pytorch", byID: map[string]*report.BuildEntry{}}
+	rep := &report.Build{Schema: report.BuildSchema, Repository: f.repo, LabelsPrefix: "io.torchimg", MatrixRevision: "abc"}
 	for i, v := range []struct {
 		id       string
 		floating []string
@@ -140,7 +140,7 @@ func newFixture(t *testing.T) *fixture {
 		rep.Variants = append(rep.Variants, res)
 		f.byID[v.id] = res
 	}
-	f.reports = []*build.Report{rep}
+	f.reports = []*report.Build{rep}
 	return f
 }
 
@@ -200,7 +200,7 @@ func TestPublishTwiceIsANoOp(t *testing.T) {
 		t.Errorf("second publish uploaded %d blobs and put %d manifests, want none", u, p)
 	}
 	for _, a := range res2.Actions {
-		if a.Op != OpUnchanged {
+		if a.Op != report.OpUnchanged {
 			t.Errorf("second publish: %+v", a)
 		}
 	}
@@ -247,7 +247,7 @@ func TestImmutableConflict(t *testing.T) {
 func TestFailedVariantHoldsFloatingTags(t *testing.T) {
 	f := newFixture(t)
 	bad := f.byID["2.10.0-cu128"]
-	bad.Status, bad.Error = build.StatusFailed, "probe mismatch"
+	bad.Status, bad.Error = report.Failed, "probe mismatch"
 	res, err := f.publish(t, context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -310,7 +310,7 @@ func TestCancelledPublishConverges(t *testing.T) {
 }
 
 // sameTags compares two states by which variant each tag names (digests differ per fixture).
-func sameTags(got, want map[string]string, byID map[string]*build.Result) bool {
+func sameTags(got, want map[string]string, byID map[string]*report.BuildEntry) bool {
 	if len(got) != len(want) {
 		return false
 	}
@@ -356,7 +356,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	creates := 0
 	for _, a := range res.Actions {
-		if a.Op == OpCreate {
+		if a.Op == report.OpCreate {
 			creates++
 		}
 	}
@@ -425,7 +425,7 @@ func TestMissingShardHoldsFloatingTags(t *testing.T) {
 }
 
 func TestNaturalOrder(t *testing.T) {
-	tags := []Action{{Tag: "2.10-cu128", Kind: "floating"}, {Tag: "2.9-cu128", Kind: "floating"}, {Tag: "latest", Kind: "floating"}, {Tag: "2.9.1-cuda12.8.1", Kind: "immutable"}, {Tag: "2.9-cu126", Kind: "floating"}}
+	tags := []report.Action{{Tag: "2.10-cu128", Kind: report.Floating}, {Tag: "2.9-cu128", Kind: report.Floating}, {Tag: "latest", Kind: report.Floating}, {Tag: "2.9.1-cuda12.8.1", Kind: report.Immutable}, {Tag: "2.9-cu126", Kind: report.Floating}}
 	sortActions(tags)
 	var got []string
 	for _, a := range tags {

@@ -2,52 +2,23 @@ package publish
 
 import (
 	"fmt"
-	"github.com/torchimg/torchimg/internal/jsonfile"
 	"io"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/torchimg/torchimg/report"
 )
 
-// RecordSchema identifies the release record format.
-const RecordSchema = "torchimg.release/v1"
-
-// Record is the release record: what went where, with the test results that let it through.
-type Record struct {
-	Schema          string          `json:"schema"`
-	Repository      string          `json:"repository"`
-	MatrixRevision  string          `json:"matrix_revision"`
-	Revision        string          `json:"revision,omitempty"`
-	Status          string          `json:"status"` // published, partial, failed, dry-run
-	DryRun          bool            `json:"dry_run"`
-	FloatingHeld    string          `json:"floating_held,omitempty"`
-	FloatingSkipped string          `json:"floating_skipped,omitempty"`
-	Started         time.Time       `json:"started"`
-	Finished        time.Time       `json:"finished"`
-	Variants        []VariantRecord `json:"variants"`
-	Actions         []Action        `json:"actions"`
-	Missing         []string        `json:"missing,omitempty"`
-	Errors          []string        `json:"errors,omitempty"`
-}
-
-// VariantRecord is one variant in the record.
-type VariantRecord struct {
-	Entry
-	Published bool     `json:"published"`
-	Verified  bool     `json:"labels_verified"`
-	Tags      []string `json:"tags"`
-	Ref       string   `json:"ref,omitempty"` // repository@digest
-}
-
 // NewRecord assembles the record of a publish.
-func NewRecord(rel *Release, res *Result, dryRun bool, started time.Time) *Record {
-	r := &Record{
-		Schema: RecordSchema, Repository: res.Repository, MatrixRevision: rel.MatrixRevision, Revision: rel.Revision,
+func NewRecord(rel *Release, res *Result, dryRun bool, started time.Time) *report.Record {
+	r := &report.Record{
+		Schema: report.RecordSchema, Repository: res.Repository, MatrixRevision: rel.MatrixRevision, Revision: rel.Revision,
 		DryRun: dryRun, FloatingHeld: res.FloatingHeld, FloatingSkipped: res.FloatingSkipped, Started: started.UTC(), Finished: time.Now().UTC(),
 		Actions: res.Actions, Missing: rel.Missing, Errors: res.Errors,
 	}
 	if r.Actions == nil {
-		r.Actions = []Action{}
+		r.Actions = []report.Action{}
 	}
 	published := map[string]bool{}
 	for _, id := range res.Published {
@@ -58,7 +29,7 @@ func NewRecord(rel *Release, res *Result, dryRun bool, started time.Time) *Recor
 		verified[id] = true
 	}
 	for _, e := range rel.Entries {
-		vr := VariantRecord{Entry: *e, Published: published[e.ID] && !dryRun, Verified: verified[e.ID]}
+		vr := report.RecordVariant{Entry: *e, Published: published[e.ID] && !dryRun, Verified: verified[e.ID]}
 		if d, ok := res.Digests[e.ID]; ok {
 			vr.Digest = d
 			vr.Ref = res.Repository + "@" + d
@@ -71,22 +42,19 @@ func NewRecord(rel *Release, res *Result, dryRun bool, started time.Time) *Recor
 	}
 	switch {
 	case dryRun:
-		r.Status = "dry-run"
+		r.Status = report.DryRun
 	case len(res.Errors) == 0 && res.FloatingHeld == "":
-		r.Status = "published"
+		r.Status = report.Published
 	case len(res.Published) > 0:
-		r.Status = "partial"
+		r.Status = report.Partial
 	default:
-		r.Status = "failed"
+		r.Status = report.NotDone
 	}
 	return r
 }
 
-// WriteJSON writes the record as indented JSON (atomically).
-func (r *Record) WriteJSON(path string) error { return jsonfile.Write(path, "release record", r) }
-
 // WriteMarkdown renders the record for people (and $GITHUB_STEP_SUMMARY).
-func (r *Record) WriteMarkdown(w io.Writer) error {
+func WriteMarkdown(w io.Writer, r *report.Record) error {
 	fmt.Fprintf(w, "## Release of `%s`: %s\n\n", r.Repository, r.Status)
 	if r.FloatingHeld != "" {
 		fmt.Fprintf(w, "> Floating tags were **not moved**: %s.\n\n", r.FloatingHeld)
@@ -106,12 +74,12 @@ func (r *Record) WriteMarkdown(w io.Writer) error {
 		}
 		probe := "–"
 		if v.Probe != nil {
-			probe = v.Probe.Status
+			probe = string(v.Probe.Status)
 		}
 		sm := "–"
 		if v.Smoke != nil {
-			sm = v.Smoke.Status
-			if v.Smoke.Reason != "" && v.Smoke.Status != "passed" {
+			sm = string(v.Smoke.Status)
+			if v.Smoke.Reason != "" && v.Smoke.Status != report.Passed {
 				sm += " (" + v.Smoke.Reason + ")"
 			}
 		}
@@ -119,15 +87,15 @@ func (r *Record) WriteMarkdown(w io.Writer) error {
 		for i, t := range v.Tags {
 			tags[i] = "`" + t + "`"
 		}
-		status := v.Status
-		if v.Reason != "" && !v.Passed() {
+		status := string(v.Status)
+		if v.Reason != "" && !v.Publishable() {
 			status += ": " + oneLine(v.Reason)
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", v.ID, status, dg, strings.Join(tags, " "), probe, sm)
 	}
 	moved := false
 	for _, a := range r.Actions {
-		if a.Kind == "floating" && a.Op == OpMove {
+		if a.Kind == report.Floating && a.Op == report.OpMove {
 			if !moved {
 				fmt.Fprintf(w, "\n**Floating tags moved:**\n\n")
 				moved = true
@@ -145,7 +113,7 @@ func (r *Record) WriteMarkdown(w io.Writer) error {
 }
 
 // AppendStepSummary appends the Markdown record to $GITHUB_STEP_SUMMARY when it is set.
-func (r *Record) AppendStepSummary() error {
+func AppendStepSummary(r *report.Record) error {
 	path := os.Getenv("GITHUB_STEP_SUMMARY")
 	if path == "" {
 		return nil
@@ -155,7 +123,7 @@ func (r *Record) AppendStepSummary() error {
 		return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
 	}
 	defer f.Close()
-	return r.WriteMarkdown(f)
+	return WriteMarkdown(f, r)
 }
 
 func short(d string) string {

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/torchimg/torchimg/build"
 	"github.com/torchimg/torchimg/matrix"
-	"github.com/torchimg/torchimg/smoke"
+	"github.com/torchimg/torchimg/report"
 )
 
 // Release is the set of variants published together: the build reports of every CI shard,
@@ -16,38 +15,20 @@ type Release struct {
 	LabelsPrefix   string
 	MatrixRevision string
 	Revision       string
-	Entries        []*Entry
+	Entries        []*report.Entry
 	// Missing are variants of the plan that no report has: the release is incomplete and no
 	// floating tag moves.
 	Missing []string
 }
 
-// Entry is one variant of the release.
-type Entry struct {
-	ID            string              `json:"id"`
-	Status        string              `json:"status"` // passed or the reason it is not
-	Reason        string              `json:"reason,omitempty"`
-	Digest        string              `json:"digest,omitempty"`
-	Source        string              `json:"source,omitempty"` // staged reference
-	ImmutableTags []string            `json:"immutable_tags"`
-	FloatingTags  []string            `json:"floating_tags"`
-	Labels        map[string]string   `json:"labels"`
-	Probe         *smoke.Result       `json:"probe,omitempty"`
-	Smoke         *smoke.VariantSmoke `json:"smoke,omitempty"`
-	Build         build.Timings       `json:"build_timings"`
-}
-
-// Passed reports whether the entry can be published.
-func (e *Entry) Passed() bool { return e.Status == build.StatusPassed }
-
 // NewRelease merges build reports (and smoke reports) into one release. When plan is given,
 // variants of the plan that no report covers are listed as missing.
-func NewRelease(reports []*build.Report, smokes []*smoke.Report, plan *matrix.Plan) (*Release, error) {
+func NewRelease(reports []*report.Build, smokes []*report.Smoke, plan *matrix.Plan) (*Release, error) {
 	if len(reports) == 0 {
 		return nil, fmt.Errorf("no build report")
 	}
 	r := &Release{Repository: reports[0].Repository, LabelsPrefix: reports[0].LabelsPrefix, MatrixRevision: reports[0].MatrixRevision, Revision: reports[0].Revision}
-	byID := map[string]*Entry{}
+	byID := map[string]*report.Entry{}
 	for i, rep := range reports {
 		if rep.MatrixRevision != r.MatrixRevision {
 			return nil, fmt.Errorf("build reports come from different matrices: report 1 has matrix revision %s, report %d has %s; publish reports of one plan together", r.MatrixRevision, i+1, rep.MatrixRevision)
@@ -56,17 +37,17 @@ func NewRelease(reports []*build.Report, smokes []*smoke.Report, plan *matrix.Pl
 			return nil, fmt.Errorf("build reports name different repositories: %s and %s", r.Repository, rep.Repository)
 		}
 		for _, v := range rep.Variants {
-			e := &Entry{ID: v.ID, Status: v.Status, Reason: v.Error, Digest: v.Digest, Source: v.StagedRef,
+			e := &report.Entry{ID: v.ID, Status: v.Status, Reason: v.Error, Digest: v.Digest, Source: v.StagedRef,
 				ImmutableTags: v.ImmutableTags, FloatingTags: v.FloatingTags, Labels: v.Labels, Probe: v.Probe, Build: v.Timings}
-			if v.Status == build.StatusPassed && v.StagedRef == "" {
-				e.Status, e.Reason = "not-staged", "built into an OCI layout, not pushed to a staging repository (build with --stage)"
+			if v.Status.OK() && v.StagedRef == "" {
+				e.Status, e.Reason = report.NotStaged, "built into an OCI layout, not pushed to a staging repository (build with --stage)"
 			}
 			if prev, dup := byID[v.ID]; dup {
 				// A re-run shard: a passing build wins over a failed one; two passing builds must agree.
-				if prev.Passed() && e.Passed() && prev.Digest != e.Digest {
+				if prev.Publishable() && e.Publishable() && prev.Digest != e.Digest {
 					return nil, fmt.Errorf("variant %s was built twice with different digests (%s, %s); publish one report per shard", v.ID, prev.Digest, e.Digest)
 				}
-				if prev.Passed() {
+				if prev.Publishable() {
 					continue
 				}
 			}
@@ -81,13 +62,13 @@ func NewRelease(reports []*build.Report, smokes []*smoke.Report, plan *matrix.Pl
 				continue
 			}
 			e.Smoke = &sv
-			if sv.Status == smoke.SmokeFailed || (sv.Required && sv.Status != smoke.SmokePassed) {
-				if e.Passed() {
-					e.Status, e.Reason = "smoke-failed", "GPU smoke: "+sv.Reason
+			if sv.Status == report.Failed || (sv.Required && sv.Status != report.Passed) {
+				if e.Publishable() {
+					e.Status, e.Reason = report.SmokeFailed, "GPU smoke: "+sv.Reason
 				}
 			}
 			if sv.Digest != "" && e.Digest != "" && sv.Digest != e.Digest {
-				e.Status, e.Reason = "smoke-mismatch", fmt.Sprintf("the GPU smoke test ran on %s, the build made %s", sv.Digest, e.Digest)
+				e.Status, e.Reason = report.SmokeMismatch, fmt.Sprintf("the GPU smoke test ran on %s, the build made %s", sv.Digest, e.Digest)
 			}
 		}
 	}
@@ -127,7 +108,7 @@ func (r *Release) Complete() (bool, string) {
 		return false, fmt.Sprintf("%d variant(s) of the plan are in no build report (%s)", len(r.Missing), r.Missing[0])
 	}
 	for _, e := range r.Entries {
-		if !e.Passed() {
+		if !e.Publishable() {
 			return false, fmt.Sprintf("variant %s did not pass (%s)", e.ID, e.Status)
 		}
 	}

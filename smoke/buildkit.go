@@ -16,6 +16,8 @@ import (
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/util/entitlements"
+
+	"github.com/torchimg/torchimg/report"
 )
 
 // DefaultCDIDevice is the CDI device the BuildKit runner asks for: every NVIDIA GPU, as named
@@ -100,7 +102,7 @@ const (
 )
 
 // Run implements Runner.
-func (b *BuildKit) Run(ctx context.Context, t Target) (*Findings, error) {
+func (b *BuildKit) Run(ctx context.Context, t Target) (*report.Findings, error) {
 	args := append([]string{"/bin/sh", "-c", `p=$(command -v python || command -v python3) && exec "$p" ` + probeDir + `/probe.py "$@"`, "probe", "--gpu"}, t.ProbeArgs...)
 	files, logs, err := b.exec(ctx, t.Ref, args, map[string]string{"TORCHIMG_PROBE_OUT": outDir + "/probe.json"},
 		"GPU probe "+t.ID+" ("+b.device()+")", "/probe.json")

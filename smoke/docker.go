@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/torchimg/torchimg/report"
 )
 
 // Docker runs the probe with `docker run --gpus`, which needs the NVIDIA Container Toolkit on
@@ -78,7 +80,7 @@ func (d *Docker) Command(t Target, dir string) []string {
 }
 
 // Run implements Runner.
-func (d *Docker) Run(ctx context.Context, t Target) (*Findings, error) {
+func (d *Docker) Run(ctx context.Context, t Target) (*report.Findings, error) {
 	dir, err := os.MkdirTemp(d.TempDir, "torchimg-probe-")
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/internal/testenv"
 	"github.com/torchimg/torchimg/publish"
+	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
 	"github.com/torchimg/torchimg/templates"
 )
@@ -107,12 +108,12 @@ tags:
 	buildStart := time.Now()
 	res, err := bk.Build(ctx, build.Request{Plan: p, Variant: v, Context: rc, SourceDateEpoch: 1700000000,
 		Output: build.Output{StageRepo: env.RegistryHost + "/e2e/staging"}})
-	if err != nil || res.Status != build.StatusPassed {
+	if err != nil || res.Status != report.Passed {
 		t.Fatalf("build: %v %+v", err, res)
 	}
 	t.Logf("built %s as %s in %s", v.ID, res.StagedRef, time.Since(buildStart).Round(time.Millisecond))
-	rep := &build.Report{LabelsPrefix: p.LabelsPrefix, Variants: []*build.Result{res,
-		{ID: "2.9.1-cu126-broken", Status: build.StatusFailed, Error: "exit code: 3"}}}
+	rep := &report.Build{LabelsPrefix: p.LabelsPrefix, Variants: []*report.BuildEntry{res,
+		{ID: "2.9.1-cu126-broken", Status: report.Failed, Error: "exit code: 3"}}}
 	targets := targetsOf(rep)
 	imageEnv := func(ctx context.Context, ref string) (map[string]string, error) {
 		info, err := publish.Inspect(ctx, ref, publish.Options{}, false)
@@ -158,10 +159,10 @@ tags:
 				t.Errorf("check %s: %+v (present %v), want failed with %s", name, c, ok, errType)
 			}
 		}
-		if got.Status != smoke.SmokeFailed || !strings.Contains(got.Reason, "GPU checks failed: ") || !strings.Contains(got.Reason, "matmul: AttributeError") {
+		if got.Status != report.Failed || !strings.Contains(got.Reason, "GPU checks failed: ") || !strings.Contains(got.Reason, "matmul: AttributeError") {
 			t.Errorf("status %s, reason %q", got.Status, got.Reason)
 		}
-		if b := sr.Variants[1]; b.Status != smoke.SmokeSkipped || !strings.HasPrefix(b.Reason, smoke.ReasonBuildFailed) || b.GPU != nil {
+		if b := sr.Variants[1]; b.Status != report.Skipped || !strings.HasPrefix(b.Reason, smoke.ReasonBuildFailed) || b.GPU != nil {
 			t.Errorf("failed build: %+v", b)
 		}
 		// The report round-trips through the file publish reads.
@@ -169,12 +170,12 @@ tags:
 		if err := sr.WriteFile(path); err != nil {
 			t.Fatal(err)
 		}
-		back, err := smoke.ReadReport(path)
+		back, err := report.ReadSmoke(path)
 		if err != nil || back.Variants[0].GPU == nil || back.Variants[0].GPU.Devices[0].Name != "NVIDIA H100 80GB HBM3" {
 			t.Fatalf("read back: %v %+v", err, back)
 		}
 		var sb strings.Builder
-		sr.WriteSummary(&sb)
+		smoke.WriteSummary(&sb, sr)
 		t.Logf("summary:\n%s", sb.String())
 	})
 
@@ -186,7 +187,7 @@ tags:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v := sr.Variants[0]; v.Status != smoke.SmokeSkipped || !strings.Contains(v.Reason, "no CDI device nvidia.com/gpu=all") ||
+		if v := sr.Variants[0]; v.Status != report.Skipped || !strings.Contains(v.Reason, "no CDI device nvidia.com/gpu=all") ||
 			!strings.Contains(v.Reason, "example.com/gpu=all") || !strings.Contains(v.Reason, "nvidia-ctk cdi generate") {
 			t.Errorf("missing CDI device: %+v", v)
 		}
@@ -200,7 +201,7 @@ tags:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v := sr.Variants[0]; v.Status != smoke.SmokeFailed || !v.Required || v.GPU != nil || !strings.Contains(v.Reason, "cuda>=12.8 not satisfied: the driver supports CUDA 12.0 (driver 525.147.05)") {
+		if v := sr.Variants[0]; v.Status != report.Failed || !v.Required || v.GPU != nil || !strings.Contains(v.Reason, "cuda>=12.8 not satisfied: the driver supports CUDA 12.0 (driver 525.147.05)") {
 			t.Errorf("requirement unmet: %+v", v)
 		}
 	})
@@ -246,7 +247,7 @@ tags:
 }
 
 // targetsOf is what `torchimg smoke` does with a build report.
-func targetsOf(rep *build.Report) []smoke.Target {
+func targetsOf(rep *report.Build) []smoke.Target {
 	var out []smoke.Target
 	for _, v := range rep.Variants {
 		out = append(out, smoke.Target{ID: v.ID, Ref: v.StagedRef, Digest: v.Digest, BuildStatus: v.Status, Labels: v.Labels, LabelsPrefix: rep.LabelsPrefix})

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/torchimg/torchimg/report"
 )
 
 // DefaultImageEnv is the facts file every torchimg image carries.
@@ -96,7 +98,7 @@ func (h *Host) Selects(t Target) (bool, string) {
 }
 
 // Run implements Runner.
-func (h *Host) Run(ctx context.Context, t Target) (*Findings, error) {
+func (h *Host) Run(ctx context.Context, t Target) (*report.Findings, error) {
 	py, err := h.python()
 	if err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/gpu/require"
 	"github.com/torchimg/torchimg/matrix"
+
+	"github.com/torchimg/torchimg/report"
 )
 
 // Reasons a variant is not tested (the report's reason starts with one of these).
@@ -25,16 +27,16 @@ const (
 // NVIDIA_REQUIRE_* evaluated as the NVIDIA container toolkit does (gpu/require), and every
 // GPU's architecture against the image's cuda.archs label (same-major binary compatibility,
 // or PTX of an older architecture).
-func Decide(mode Mode, facts host.Facts, t Target, blocked string) (v VariantSmoke, run bool) {
-	v = VariantSmoke{ID: t.ID, Digest: t.Digest, Ref: t.Ref, Required: mode == ModeOn}
+func Decide(mode Mode, facts host.Facts, t Target, blocked string) (v report.SmokeVariant, run bool) {
+	v = report.SmokeVariant{ID: t.ID, Digest: t.Digest, Ref: t.Ref, Required: mode == ModeOn}
 	if mode == ModeOff {
-		v.Status, v.Reason = SmokeSkipped, ReasonOff
+		v.Status, v.Reason = report.Skipped, ReasonOff
 		return v, false
 	}
-	if t.BuildStatus != "passed" {
-		v.Status, v.Reason = SmokeSkipped, ReasonBuildFailed
+	if !t.BuildStatus.OK() {
+		v.Status, v.Reason = report.Skipped, ReasonBuildFailed
 		if t.BuildStatus != "" {
-			v.Reason += " (" + t.BuildStatus + ")"
+			v.Reason += " (" + string(t.BuildStatus) + ")"
 		}
 		return v, false
 	}
@@ -46,10 +48,10 @@ func Decide(mode Mode, facts host.Facts, t Target, blocked string) (v VariantSmo
 
 // notTestable is the entry of a variant that cannot be tested: skipped, or failed when the
 // test is required.
-func notTestable(mode Mode, t Target, why string) VariantSmoke {
-	v := VariantSmoke{ID: t.ID, Digest: t.Digest, Ref: t.Ref, Required: mode == ModeOn, Status: SmokeSkipped, Reason: why}
+func notTestable(mode Mode, t Target, why string) report.SmokeVariant {
+	v := report.SmokeVariant{ID: t.ID, Digest: t.Digest, Ref: t.Ref, Required: mode == ModeOn, Status: report.Skipped, Reason: why}
 	if mode == ModeOn {
-		v.Status = SmokeFailed
+		v.Status = report.Failed
 		v.Reason = "cannot be GPU-tested here, and --gpu on requires it: " + why
 	}
 	return v

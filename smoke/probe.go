@@ -12,6 +12,7 @@ import (
 
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/report"
 )
 
 // Script is the probe, a Python file run inside the image (no dependencies but torch).
@@ -19,58 +20,11 @@ import (
 //go:embed probe.py
 var Script []byte
 
-// Findings is the probe's JSON output.
-type Findings struct {
-	ProbeVersion   int                     `json:"probe_version"`
-	Python         string                  `json:"python"`
-	PythonFull     string                  `json:"python_full"`
-	CUDAToolkitEnv *string                 `json:"cuda_toolkit_env"`
-	Torch          string                  `json:"torch"`
-	TorchCUDA      *string                 `json:"torch_cuda"`
-	CUDNN          *string                 `json:"cudnn"`
-	NCCL           *string                 `json:"nccl"`
-	ArchFlags      *string                 `json:"arch_flags"`
-	Packages       map[string]PackageCheck `json:"packages"`
-	GPU            *GPUFindings            `json:"gpu,omitempty"`
-	Errors         []string                `json:"errors"`
-	Notes          []string                `json:"notes"`
-}
-
-// PackageCheck says whether an extra package is installed and importable.
-type PackageCheck struct {
-	OK      bool   `json:"ok"`
-	Version string `json:"version,omitempty"`
-	Error   string `json:"error,omitempty"`
-}
-
-// GPUFindings is what the probe found with a GPU.
-type GPUFindings struct {
-	Available   bool                `json:"available"`
-	DeviceCount int                 `json:"device_count"`
-	Devices     []GPUDevice         `json:"devices"`
-	Checks      map[string]GPUCheck `json:"checks"`
-	Error       string              `json:"error,omitempty"`
-	Seconds     float64             `json:"seconds"`
-}
-
-// GPUDevice is one device torch sees.
-type GPUDevice struct {
-	Index      int    `json:"index"`
-	Name       string `json:"name"`
-	Capability string `json:"capability"`
-}
-
-// GPUCheck is one GPU test (matmul, cudnn_conv, nccl, bf16).
-type GPUCheck struct {
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-}
-
 // ParseFindings decodes the probe's output (the last JSON line of it).
-func ParseFindings(b []byte) (*Findings, error) {
+func ParseFindings(b []byte) (*report.Findings, error) {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	last := lines[len(lines)-1]
-	var f Findings
+	var f report.Findings
 	if err := json.Unmarshal([]byte(last), &f); err != nil {
 		return nil, fmt.Errorf("probe output is not JSON (%q): %w", clip(last), err)
 	}
@@ -91,54 +45,16 @@ var reqName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*`)
 // PackageName is the distribution name of a pip requirement ("triton>=3,<4" -> "triton").
 func PackageName(req string) string { return reqName.FindString(req) }
 
-// Check is one label compared with the image.
-type Check struct {
-	Label    string `json:"label"`
-	Expected string `json:"expected"`
-	Found    string `json:"found"`
-	Status   string `json:"status"` // ok, mismatch, unchecked
-	Note     string `json:"note,omitempty"`
-}
-
-// Result is the outcome of a probe run.
-type Result struct {
-	Status   string    `json:"status"` // passed, failed
-	Checks   []Check   `json:"checks"`
-	Errors   []string  `json:"errors,omitempty"`
-	Findings *Findings `json:"findings,omitempty"`
-}
-
-// Failed returns the checks that did not match.
-func (r *Result) Failed() []Check {
-	var out []Check
-	for _, c := range r.Checks {
-		if c.Status == "mismatch" {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// Diff renders the mismatches as "label: expected X, found Y" lines.
-func (r *Result) Diff() string {
-	var lines []string
-	for _, c := range r.Failed() {
-		lines = append(lines, fmt.Sprintf("%s: label says %q, image has %q", c.Label, c.Expected, c.Found))
-	}
-	lines = append(lines, r.Errors...)
-	return strings.Join(lines, "; ")
-}
-
 // Compare checks the probe's findings against the labels (prefix = the plan's labels prefix)
 // and the variant's extra packages.
-func Compare(labels map[string]string, prefix string, packages []string, f *Findings) *Result {
-	r := &Result{Findings: f}
+func Compare(labels map[string]string, prefix string, packages []string, f *report.Findings) *report.Probe {
+	r := &report.Probe{Findings: f}
 	get := func(name string) (string, bool) {
 		v, ok := labels[prefix+"."+name]
 		return v, ok && v != ""
 	}
-	add := func(name, expected, found, status, note string) {
-		r.Checks = append(r.Checks, Check{Label: prefix + "." + name, Expected: expected, Found: found, Status: status, Note: note})
+	add := func(name, expected, found string, status report.CheckStatus, note string) {
+		r.Checks = append(r.Checks, report.Check{Label: prefix + "." + name, Expected: expected, Found: found, Status: status, Note: note})
 	}
 	str := func(p *string) string {
 		if p == nil {
@@ -153,11 +69,11 @@ func Compare(labels map[string]string, prefix string, packages []string, f *Find
 		}
 		switch {
 		case found == "":
-			add(name, exp, "", "mismatch", "the image does not report it")
+			add(name, exp, "", report.CheckMismatch, "the image does not report it")
 		case same(exp, found):
-			add(name, exp, found, "ok", "")
+			add(name, exp, found, report.CheckOK, "")
 		default:
-			add(name, exp, found, "mismatch", "")
+			add(name, exp, found, report.CheckMismatch, "")
 		}
 	}
 	exact := func(a, b string) bool { return a == b }
@@ -167,9 +83,9 @@ func Compare(labels map[string]string, prefix string, packages []string, f *Find
 	eq(matrix.LabelTorchVersion, torchBase, exact)
 	if exp, ok := get(matrix.LabelTorchVariant); ok {
 		if torchLocal == exp {
-			add(matrix.LabelTorchVariant, exp, torchLocal, "ok", "")
+			add(matrix.LabelTorchVariant, exp, torchLocal, report.CheckOK, "")
 		} else {
-			add(matrix.LabelTorchVariant, exp, torchLocal, "mismatch", "from the local version of torch.__version__ "+f.Torch)
+			add(matrix.LabelTorchVariant, exp, torchLocal, report.CheckMismatch, "from the local version of torch.__version__ "+f.Torch)
 		}
 	}
 	eq(matrix.LabelTorchCUDA, version.MajorMinor(str(f.TorchCUDA)), exact)
@@ -179,11 +95,11 @@ func Compare(labels map[string]string, prefix string, packages []string, f *Find
 	eq(matrix.LabelCUDAArchs, str(f.ArchFlags), func(exp, found string) bool { return sameArchs(exp, found) })
 	if exp, ok := get(matrix.LabelCUDAVersion); ok {
 		if env := str(f.CUDAToolkitEnv); env == "" {
-			add(matrix.LabelCUDAVersion, exp, "", "unchecked", "the base image sets no CUDA_VERSION (not an nvidia/cuda image)")
+			add(matrix.LabelCUDAVersion, exp, "", report.CheckUnchecked, "the base image sets no CUDA_VERSION (not an nvidia/cuda image)")
 		} else if env == exp {
-			add(matrix.LabelCUDAVersion, exp, env, "ok", "")
+			add(matrix.LabelCUDAVersion, exp, env, report.CheckOK, "")
 		} else {
-			add(matrix.LabelCUDAVersion, exp, env, "mismatch", "CUDA_VERSION of the base image")
+			add(matrix.LabelCUDAVersion, exp, env, report.CheckMismatch, "CUDA_VERSION of the base image")
 		}
 	}
 	for _, p := range packages {
@@ -191,17 +107,17 @@ func Compare(labels map[string]string, prefix string, packages []string, f *Find
 		pc, ok := f.Packages[name]
 		switch {
 		case !ok:
-			r.Checks = append(r.Checks, Check{Label: "package " + name, Expected: p, Status: "mismatch", Note: "not probed"})
+			r.Checks = append(r.Checks, report.Check{Label: "package " + name, Expected: p, Status: report.CheckMismatch, Note: "not probed"})
 		case pc.OK:
-			r.Checks = append(r.Checks, Check{Label: "package " + name, Expected: p, Found: pc.Version, Status: "ok"})
+			r.Checks = append(r.Checks, report.Check{Label: "package " + name, Expected: p, Found: pc.Version, Status: report.CheckOK})
 		default:
-			r.Checks = append(r.Checks, Check{Label: "package " + name, Expected: p, Found: pc.Version, Status: "mismatch", Note: pc.Error})
+			r.Checks = append(r.Checks, report.Check{Label: "package " + name, Expected: p, Found: pc.Version, Status: report.CheckMismatch, Note: pc.Error})
 		}
 	}
 	r.Errors = append(r.Errors, f.Errors...)
-	r.Status = "passed"
-	if len(r.Failed()) > 0 || len(r.Errors) > 0 {
-		r.Status = "failed"
+	r.Status = report.Passed
+	if len(r.Mismatches()) > 0 || len(r.Errors) > 0 {
+		r.Status = report.Failed
 	}
 	return r
 }

@@ -1,6 +1,7 @@
 package smoke
 
 import (
+	"github.com/torchimg/torchimg/report"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,26 +22,26 @@ func TestCompare(t *testing.T) {
 		"io.torchimg.cuda.archs":         "7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX",
 		"io.torchimg.cuda.version":       "12.8.1",
 	}
-	good := func() *Findings {
-		return &Findings{Python: "3.12", Torch: "2.9.1+cu128", TorchCUDA: sp("12.8"), CUDNN: sp("9.10.2"), NCCL: sp("2.27.5"),
+	good := func() *report.Findings {
+		return &report.Findings{Python: "3.12", Torch: "2.9.1+cu128", TorchCUDA: sp("12.8"), CUDNN: sp("9.10.2"), NCCL: sp("2.27.5"),
 			ArchFlags: sp("sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120 compute_120"), CUDAToolkitEnv: sp("12.8.1"),
-			Packages: map[string]PackageCheck{"numpy": {OK: true, Version: "2.1.0"}}}
+			Packages: map[string]report.PackageCheck{"numpy": {OK: true, Version: "2.1.0"}}}
 	}
 	for _, tc := range []struct {
 		name   string
-		mutate func(*Findings)
+		mutate func(*report.Findings)
 		fail   string // label that must mismatch; "" = pass
 	}{
-		{"all true", func(*Findings) {}, ""},
-		{"wrong cuda", func(f *Findings) { f.TorchCUDA = sp("12.6") }, "io.torchimg.torch.cuda"},
-		{"wrong local version", func(f *Findings) { f.Torch = "2.9.1+cu126" }, "io.torchimg.torch.cuda-variant"},
-		{"wrong torch", func(f *Findings) { f.Torch = "2.9.0+cu128" }, "io.torchimg.torch.version"},
-		{"wrong python", func(f *Findings) { f.Python = "3.11" }, "io.torchimg.python.version"},
-		{"wrong cudnn", func(f *Findings) { f.CUDNN = sp("9.1.0") }, "io.torchimg.cudnn.version"},
-		{"no nccl", func(f *Findings) { f.NCCL = nil }, "io.torchimg.nccl.version"},
-		{"missing PTX", func(f *Findings) { f.ArchFlags = sp("sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120") }, "io.torchimg.cuda.archs"},
-		{"other toolkit", func(f *Findings) { f.CUDAToolkitEnv = sp("12.8.0") }, "io.torchimg.cuda.version"},
-		{"package broken", func(f *Findings) { f.Packages["numpy"] = PackageCheck{Error: "import numpy: boom"} }, "package numpy"},
+		{"all true", func(*report.Findings) {}, ""},
+		{"wrong cuda", func(f *report.Findings) { f.TorchCUDA = sp("12.6") }, "io.torchimg.torch.cuda"},
+		{"wrong local version", func(f *report.Findings) { f.Torch = "2.9.1+cu126" }, "io.torchimg.torch.cuda-variant"},
+		{"wrong torch", func(f *report.Findings) { f.Torch = "2.9.0+cu128" }, "io.torchimg.torch.version"},
+		{"wrong python", func(f *report.Findings) { f.Python = "3.11" }, "io.torchimg.python.version"},
+		{"wrong cudnn", func(f *report.Findings) { f.CUDNN = sp("9.1.0") }, "io.torchimg.cudnn.version"},
+		{"no nccl", func(f *report.Findings) { f.NCCL = nil }, "io.torchimg.nccl.version"},
+		{"missing PTX", func(f *report.Findings) { f.ArchFlags = sp("sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120") }, "io.torchimg.cuda.archs"},
+		{"other toolkit", func(f *report.Findings) { f.CUDAToolkitEnv = sp("12.8.0") }, "io.torchimg.cuda.version"},
+		{"package broken", func(f *report.Findings) { f.Packages["numpy"] = report.PackageCheck{Error: "import numpy: boom"} }, "package numpy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := good()
@@ -52,8 +53,8 @@ func TestCompare(t *testing.T) {
 				}
 				return
 			}
-			if r.Status != "failed" || len(r.Failed()) != 1 || r.Failed()[0].Label != tc.fail {
-				t.Fatalf("want exactly %s to mismatch, got %+v", tc.fail, r.Failed())
+			if r.Status != report.Failed || len(r.Mismatches()) != 1 || r.Mismatches()[0].Label != tc.fail {
+				t.Fatalf("want exactly %s to mismatch, got %+v", tc.fail, r.Mismatches())
 			}
 			if !strings.Contains(r.Diff(), tc.fail) {
 				t.Errorf("diff does not name the label: %s", r.Diff())

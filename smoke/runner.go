@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/torchimg/torchimg/gpu/host"
+
+	"github.com/torchimg/torchimg/report"
 )
 
 // Runner runs the GPU probe (probe.py --gpu) in an image with the host's GPUs. There is one
@@ -19,7 +21,7 @@ type Runner interface {
 	// Run runs the probe in the target's image and returns its findings. An error means the
 	// probe did not run (or printed no findings); a probe that ran and found a broken GPU
 	// stack is not an error: its findings say so.
-	Run(ctx context.Context, t Target) (*Findings, error)
+	Run(ctx context.Context, t Target) (*report.Findings, error)
 }
 
 // Checker is implemented by runners that can tell, before any variant, that they cannot run
@@ -41,7 +43,7 @@ type Target struct {
 	ID          string
 	Ref         string // the staged image, REPO@sha256:... ("" when the build was not pushed)
 	Digest      string
-	BuildStatus string // the build's status; only "passed" variants are tested
+	BuildStatus report.Status // the build's status; only variants with a good image are tested
 	Labels      map[string]string
 	// LabelsPrefix is the namespace of the torchimg labels ("io.torchimg").
 	LabelsPrefix string
@@ -91,27 +93,10 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// HostInfo is the host as the smoke report records it.
-type HostInfo struct {
-	DriverFound bool      `json:"driver_found"`
-	Reason      string    `json:"reason,omitempty"`
-	Driver      string    `json:"driver,omitempty"`
-	CUDA        string    `json:"cuda,omitempty"`
-	GPUs        []HostGPU `json:"gpus,omitempty"`
-}
-
-// HostGPU is one GPU of the host.
-type HostGPU struct {
-	Index int    `json:"index"`
-	Name  string `json:"name"`
-	Brand string `json:"brand,omitempty"`
-	Arch  string `json:"arch,omitempty"`
-}
-
-func hostInfo(f host.Facts) *HostInfo {
-	h := &HostInfo{DriverFound: f.DriverFound, Reason: f.Reason, Driver: f.Driver, CUDA: f.CUDA}
+func hostInfo(f host.Facts) *report.SmokeHost {
+	h := &report.SmokeHost{DriverFound: f.DriverFound, Reason: f.Reason, Driver: f.Driver, CUDA: f.CUDA}
 	for _, g := range f.GPUs {
-		h.GPUs = append(h.GPUs, HostGPU{Index: g.Index, Name: g.Name, Brand: g.Brand, Arch: g.Arch})
+		h.GPUs = append(h.GPUs, report.SmokeGPU{Index: g.Index, Name: g.Name, Brand: g.Brand, Arch: g.Arch})
 	}
 	return h
 }
@@ -119,7 +104,7 @@ func hostInfo(f host.Facts) *HostInfo {
 // Run smoke-tests the targets one after another (they share the host's GPUs) and returns the
 // report. Variants that cannot be tested here are skipped with the reason, or failed in ModeOn.
 // The error is only for a bad call (no runner); every per-variant problem is in the report.
-func Run(ctx context.Context, targets []Target, o Options) (*Report, error) {
+func Run(ctx context.Context, targets []Target, o Options) (*report.Smoke, error) {
 	if o.Mode == "" {
 		o.Mode = ModeAuto
 	}
@@ -133,7 +118,7 @@ func Run(ctx context.Context, targets []Target, o Options) (*Report, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	rep := &Report{Schema: ReportSchema, Runner: o.Runner.Name(), Mode: string(o.Mode), Started: time.Now().UTC()}
+	rep := &report.Smoke{Schema: report.SmokeSchema, Runner: o.Runner.Name(), Mode: string(o.Mode), Started: time.Now().UTC()}
 	defer func() { rep.Finished = time.Now().UTC() }()
 
 	var facts host.Facts
@@ -172,7 +157,7 @@ func Run(ctx context.Context, targets []Target, o Options) (*Report, error) {
 
 	for _, t := range targets {
 		if err := ctx.Err(); err != nil {
-			rep.Variants = append(rep.Variants, VariantSmoke{ID: t.ID, Digest: t.Digest, Ref: t.Ref, Status: SmokeFailed, Required: o.Mode == ModeOn, Reason: "cancelled"})
+			rep.Variants = append(rep.Variants, report.SmokeVariant{ID: t.ID, Digest: t.Digest, Ref: t.Ref, Status: report.Failed, Required: o.Mode == ModeOn, Reason: "cancelled"})
 			continue
 		}
 		v := runOne(ctx, t, o, facts, runnerBlock)
@@ -182,7 +167,7 @@ func Run(ctx context.Context, targets []Target, o Options) (*Report, error) {
 	return rep, nil
 }
 
-func runOne(ctx context.Context, t Target, o Options, facts host.Facts, runnerBlock func(Target) string) VariantSmoke {
+func runOne(ctx context.Context, t Target, o Options, facts host.Facts, runnerBlock func(Target) string) report.SmokeVariant {
 	// The cheap decisions first (mode, build, host), so that no registry or daemon is asked
 	// about a variant that is skipped anyway.
 	v, run := Decide(o.Mode, facts, t, "")
@@ -207,7 +192,7 @@ func runOne(ctx context.Context, t Target, o Options, facts host.Facts, runnerBl
 	f, err := o.Runner.Run(ctx, t)
 	v.Seconds = round3(time.Since(start).Seconds())
 	if err != nil {
-		v.Status, v.Reason = SmokeFailed, err.Error()
+		v.Status, v.Reason = report.Failed, err.Error()
 		if f != nil {
 			v.GPU = f.GPU
 		}
@@ -216,16 +201,16 @@ func runOne(ctx context.Context, t Target, o Options, facts host.Facts, runnerBl
 	v.GPU = f.GPU
 	v.Errors = f.Errors
 	if ok, why := Verdict(f); ok {
-		v.Status = SmokePassed
+		v.Status = report.Passed
 	} else {
-		v.Status, v.Reason = SmokeFailed, why
+		v.Status, v.Reason = report.Failed, why
 	}
 	return v
 }
 
 // Verdict decides whether the probe's GPU findings pass: torch saw a GPU and every GPU check
 // (matmul, cuDNN conv, NCCL, bf16) was ok. The reason names what failed.
-func Verdict(f *Findings) (bool, string) {
+func Verdict(f *report.Findings) (bool, string) {
 	if f == nil {
 		return false, "the probe reported nothing"
 	}

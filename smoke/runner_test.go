@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/torchimg/torchimg/gpu/host"
+	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
 )
 
@@ -49,7 +50,7 @@ func TestDecide(t *testing.T) {
 		t        smoke.Target
 		blocked  string
 		run      bool
-		status   string // when !run
+		status   report.Status // when !run
 		reason   string // substring
 		required bool
 	}{
@@ -141,32 +142,32 @@ func TestCDIDeviceMatches(t *testing.T) {
 	}
 }
 
-func gpuFindings(checks map[string]smoke.GPUCheck) *smoke.Findings {
-	return &smoke.Findings{GPU: &smoke.GPUFindings{Available: true, DeviceCount: 1,
-		Devices: []smoke.GPUDevice{{Name: "NVIDIA H100 80GB HBM3", Capability: "9.0"}}, Checks: checks}}
+func gpuFindings(checks map[string]report.GPUCheck) *report.Findings {
+	return &report.Findings{GPU: &report.GPUFindings{Available: true, DeviceCount: 1,
+		Devices: []report.GPUDevice{{Name: "NVIDIA H100 80GB HBM3", Capability: "9.0"}}, Checks: checks}}
 }
 
-var allOK = map[string]smoke.GPUCheck{"matmul": {OK: true}, "cudnn_conv": {OK: true}, "nccl": {OK: true}, "bf16": {OK: true}}
+var allOK = map[string]report.GPUCheck{"matmul": {OK: true}, "cudnn_conv": {OK: true}, "nccl": {OK: true}, "bf16": {OK: true}}
 
 func TestVerdict(t *testing.T) {
 	if ok, why := smoke.Verdict(gpuFindings(allOK)); !ok {
 		t.Errorf("all ok: %s", why)
 	}
-	bad := gpuFindings(map[string]smoke.GPUCheck{"matmul": {OK: true}, "nccl": {OK: false, Detail: "RuntimeError: NCCL error"}})
+	bad := gpuFindings(map[string]report.GPUCheck{"matmul": {OK: true}, "nccl": {OK: false, Detail: "RuntimeError: NCCL error"}})
 	if ok, why := smoke.Verdict(bad); ok || why != "GPU checks failed: nccl: RuntimeError: NCCL error" {
 		t.Errorf("nccl failed: %v %q", ok, why)
 	}
-	if ok, why := smoke.Verdict(&smoke.Findings{GPU: &smoke.GPUFindings{Error: "torch.cuda.is_available() is False"}}); ok || !strings.Contains(why, "torch sees no GPU (torch.cuda.is_available() is False)") {
+	if ok, why := smoke.Verdict(&report.Findings{GPU: &report.GPUFindings{Error: "torch.cuda.is_available() is False"}}); ok || !strings.Contains(why, "torch sees no GPU (torch.cuda.is_available() is False)") {
 		t.Errorf("unavailable: %v %q", ok, why)
 	}
-	if ok, why := smoke.Verdict(&smoke.Findings{Errors: []string{"import torch: ModuleNotFoundError"}}); ok || !strings.Contains(why, "import torch") {
+	if ok, why := smoke.Verdict(&report.Findings{Errors: []string{"import torch: ModuleNotFoundError"}}); ok || !strings.Contains(why, "import torch") {
 		t.Errorf("no torch: %v %q", ok, why)
 	}
 }
 
 // fakeRunner records what it ran.
 type fakeRunner struct {
-	findings *smoke.Findings
+	findings *report.Findings
 	err      error
 	check    error
 	ran      []string
@@ -178,7 +179,7 @@ func (f *fakeRunner) Check(context.Context) error {
 	f.checks++
 	return f.check
 }
-func (f *fakeRunner) Run(_ context.Context, t smoke.Target) (*smoke.Findings, error) {
+func (f *fakeRunner) Run(_ context.Context, t smoke.Target) (*report.Findings, error) {
 	f.ran = append(f.ran, t.ID)
 	return f.findings, f.err
 }
@@ -204,16 +205,16 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Schema != smoke.ReportSchema || rep.Runner != "fake" || rep.Mode != "on" || rep.Finished.IsZero() {
+	if rep.Schema != report.SmokeSchema || rep.Runner != "fake" || rep.Mode != "on" || rep.Finished.IsZero() {
 		t.Errorf("report header: %+v", rep)
 	}
-	if h, ok := rep.Host.(*smoke.HostInfo); !ok || h.Driver != "580.95.05" || len(h.GPUs) != 1 {
+	if h := rep.Host; h == nil || h.Driver != "580.95.05" || len(h.GPUs) != 1 {
 		t.Errorf("host: %#v", rep.Host)
 	}
 	if strings.Join(r.ran, ",") != "2.9.1-cu128,from-registry" || envReads != 1 || r.checks != 1 {
 		t.Errorf("ran %v, env reads %d, checks %d", r.ran, envReads, r.checks)
 	}
-	for i, want := range []string{"passed", "passed", "skipped"} {
+	for i, want := range []report.Status{report.Passed, report.Passed, report.Skipped} {
 		if rep.Variants[i].Status != want || !rep.Variants[i].Required {
 			t.Errorf("variant %d: %+v, want %s", i, rep.Variants[i], want)
 		}
@@ -257,7 +258,7 @@ func TestRun(t *testing.T) {
 	if v := rep.Variants[0]; v.Status != "failed" || v.Required || v.Reason != "NVIDIA Container Toolkit is not installed" {
 		t.Errorf("run error: %+v", v)
 	}
-	r = &fakeRunner{findings: gpuFindings(map[string]smoke.GPUCheck{"matmul": {OK: false, Detail: "AttributeError: no randn"}})}
+	r = &fakeRunner{findings: gpuFindings(map[string]report.GPUCheck{"matmul": {OK: false, Detail: "AttributeError: no randn"}})}
 	rep, _ = smoke.Run(context.Background(), []smoke.Target{withEnv}, smoke.Options{Mode: smoke.ModeAuto, Runner: r, Host: host.Static(good)})
 	if v := rep.Variants[0]; v.Status != "failed" || v.GPU == nil || !strings.Contains(v.Reason, "matmul: AttributeError") {
 		t.Errorf("failed check: %+v", v)
@@ -437,12 +438,12 @@ func TestReportJSON(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil || m["gpu_mode"] != "auto" || m["host"].(map[string]any)["driver"] != "580.95.05" {
 		t.Errorf("json: %v %s", err, raw)
 	}
-	back, err := smoke.ReadReport(path)
+	back, err := report.ReadSmoke(path)
 	if err != nil || back.Variants[0].Status != "passed" || back.Variants[0].Ref != target(archs).Ref {
 		t.Errorf("read back: %v %+v", err, back)
 	}
 	var sb strings.Builder
-	if err := back.WriteSummary(&sb); err != nil || !strings.Contains(sb.String(), "1 passed, 0 failed, 0 skipped") || !strings.Contains(sb.String(), "NVIDIA H100 80GB HBM3") {
+	if err := smoke.WriteSummary(&sb, back); err != nil || !strings.Contains(sb.String(), "1 passed, 0 failed, 0 skipped") || !strings.Contains(sb.String(), "NVIDIA H100 80GB HBM3") {
 		t.Errorf("summary: %v\n%s", err, sb.String())
 	}
 }

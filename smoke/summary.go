@@ -5,25 +5,15 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/torchimg/torchimg/report"
 )
 
-// Failed returns the variants whose GPU smoke test failed (including required ones that could
-// not be tested).
-func (r *Report) Failed() []VariantSmoke {
-	var out []VariantSmoke
-	for _, v := range r.Variants {
-		if v.Status == SmokeFailed {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // WriteSummary prints one line per variant: status, GPU seen, time, and the reason.
-func (r *Report) WriteSummary(w io.Writer) error {
+func WriteSummary(w io.Writer, r *report.Smoke) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIANT\tGPU SMOKE\tDEVICE\tDURATION\tREASON")
-	counts := map[string]int{}
+	counts := map[report.Status]int{}
 	for _, v := range r.Variants {
 		counts[v.Status]++
 		dev := "-"
@@ -43,6 +33,6 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\nGPU smoke (%s runner, --gpu %s): %d passed, %d failed, %d skipped\n",
-		r.Runner, r.Mode, counts[SmokePassed], counts[SmokeFailed], counts[SmokeSkipped])
+		r.Runner, r.Mode, counts[report.Passed], counts[report.Failed], counts[report.Skipped])
 	return err
 }

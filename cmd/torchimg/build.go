@@ -16,6 +16,7 @@ import (
 
 	"github.com/torchimg/torchimg/build"
 	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/templates"
 )
 
@@ -143,7 +144,7 @@ func (a *app) selected() (*matrix.Plan, []*matrix.Variant, matrix.Filter, error)
 }
 
 // buildVariants connects to the builders and builds; the report is returned even on failure.
-func (a *app) buildVariants(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant) (*build.Report, error) {
+func (a *app) buildVariants(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant) (*report.Build, error) {
 	work, err := os.MkdirTemp("", "torchimg-build-")
 	if err != nil {
 		return nil, err
@@ -155,8 +156,8 @@ func (a *app) buildVariants(ctx context.Context, p *matrix.Plan, vs []*matrix.Va
 		addrs = []string{build.DefaultAddr}
 	}
 	var builders []build.Interface
-	rep := &build.Report{
-		Schema: build.ReportSchema, Repository: p.Repository, LabelsPrefix: p.LabelsPrefix, MatrixRevision: p.MatrixRevision,
+	rep := &report.Build{
+		Schema: report.BuildSchema, Repository: p.Repository, LabelsPrefix: p.LabelsPrefix, MatrixRevision: p.MatrixRevision,
 		Revision: a.revision(), SourceDateEpoch: a.sourceDateEpoch(), StageRepo: a.v.GetString("stage"), Started: time.Now().UTC(),
 	}
 	if rep.StageRepo == "" {
@@ -172,7 +173,7 @@ func (a *app) buildVariants(ctx context.Context, p *matrix.Plan, vs []*matrix.Va
 		}
 		defer bk.Close()
 		a.log.Info("builder ready", "addr", addr, "buildkit", bk.Version)
-		rep.Builders = append(rep.Builders, build.BuilderInfo{Addr: addr, Version: bk.Version})
+		rep.Builders = append(rep.Builders, report.Builder{Addr: addr, Version: bk.Version})
 		builders = append(builders, bk)
 	}
 	var b build.Interface = build.NewPool(builders, vs)
@@ -183,11 +184,11 @@ func (a *app) buildVariants(ctx context.Context, p *matrix.Plan, vs []*matrix.Va
 		return nil, usageErrorf("%v", err)
 	}
 	var reqs []build.Request
-	var rendered []*build.Result
+	var rendered []*report.BuildEntry
 	for _, v := range vs {
 		c, err := templates.Render(p, v)
 		if err != nil {
-			rendered = append(rendered, &build.Result{ID: v.ID, Status: build.StatusFailed, Stage: "render", Error: err.Error(), Labels: v.Labels, Tags: v.Tags, ImmutableTags: v.ImmutableTags, FloatingTags: v.FloatingTags})
+			rendered = append(rendered, &report.BuildEntry{ID: v.ID, Status: report.Failed, Stage: report.StageRender, Error: err.Error(), Labels: v.Labels, Tags: v.Tags, ImmutableTags: v.ImmutableTags, FloatingTags: v.FloatingTags})
 			continue
 		}
 		reqs = append(reqs, build.Request{

@@ -12,10 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/torchimg/torchimg/build"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/publish"
-	"github.com/torchimg/torchimg/smoke"
+	"github.com/torchimg/torchimg/report"
 )
 
 func (a *app) registryOptions() publish.Options {
@@ -74,9 +73,9 @@ func (a *app) runPublish(ctx context.Context) error {
 	if len(paths) == 0 {
 		return usageErrorf("publish needs at least one --report FILE (from torchimg build --report)")
 	}
-	var reports []*build.Report
+	var reports []*report.Build
 	for _, p := range paths {
-		r, err := build.ReadReport(p)
+		r, err := report.ReadBuild(p)
 		if err != nil {
 			return err
 		}
@@ -91,9 +90,9 @@ func (a *app) runPublish(ctx context.Context) error {
 		}
 		plan = p
 	}
-	var smokes []*smoke.Report
+	var smokes []*report.Smoke
 	for _, p := range splitList(a.v.GetStringSlice("smoke")) {
-		s, err := smoke.ReadReport(p)
+		s, err := report.ReadSmoke(p)
 		if err != nil {
 			return err
 		}
@@ -104,7 +103,7 @@ func (a *app) runPublish(ctx context.Context) error {
 
 // publishWith publishes build reports as one release. skipFloating, when set, publishes images
 // and immutable tags only (a shard of a release).
-func (a *app) publishWith(ctx context.Context, reports []*build.Report, smokes []*smoke.Report, plan *matrix.Plan, skipFloating string) error {
+func (a *app) publishWith(ctx context.Context, reports []*report.Build, smokes []*report.Smoke, plan *matrix.Plan, skipFloating string) error {
 	rel, err := publish.NewRelease(reports, smokes, plan)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
@@ -136,14 +135,14 @@ func (a *app) publishWith(ctx context.Context, reports []*build.Report, smokes [
 		if err != nil {
 			return err
 		}
-		werr := rec.WriteMarkdown(f)
+		werr := publish.WriteMarkdown(f, rec)
 		f.Close()
 		if werr != nil {
 			return werr
 		}
 	}
 	if !pub.DryRun {
-		if err := rec.AppendStepSummary(); err != nil {
+		if err := publish.AppendStepSummary(rec); err != nil {
 			a.log.Warn("step summary", "err", err)
 		}
 	}
@@ -162,7 +161,7 @@ func (a *app) publishWith(ctx context.Context, reports []*build.Report, smokes [
 	if pub.DryRun {
 		fmt.Fprintf(a.err, "dry run: nothing changed in %s\n", res.Repository)
 		for _, act := range res.Actions {
-			if act.Op == publish.OpConflict {
+			if act.Op == report.OpConflict {
 				return &exitError{code: exitFailed, err: fmt.Errorf("dry run: immutable tag %s would conflict (it holds %s, another image); publish would refuse it without --force", act.Tag, act.From)}
 			}
 		}
@@ -240,7 +239,7 @@ shows the standard labels and CUDA environment it does have.`,
 	return cmd
 }
 
-func writeInfo(w io.Writer, i *publish.Info) error {
+func writeInfo(w io.Writer, i *report.Info) error {
 	row := func(k, v string) {
 		if v != "" {
 			fmt.Fprintf(w, "%-12s %s\n", k, v)

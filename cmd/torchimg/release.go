@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/torchimg/torchimg/build"
+	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
 )
 
@@ -59,7 +59,7 @@ failed, or floating tags were held; 2 usage error.`,
 			if ctx.Err() != nil {
 				return &exitError{code: exitFailed, err: fmt.Errorf("cancelled before publishing; nothing was published")}
 			}
-			var smokes []*smoke.Report
+			var smokes []*report.Smoke
 			if a.v.GetString("gpu") != "off" {
 				sr, err := a.smokeReport(ctx, rep)
 				if err != nil {
@@ -73,7 +73,7 @@ failed, or floating tags were held; 2 usage error.`,
 				skip = "a partial release (--only/--shard): publish every shard's report together to move floating tags"
 				plan = nil
 			}
-			perr := a.publishWith(ctx, []*build.Report{rep}, smokes, plan, skip)
+			perr := a.publishWith(ctx, []*report.Build{rep}, smokes, plan, skip)
 			if berr != nil {
 				return berr
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/torchimg/torchimg/build"
 	"github.com/torchimg/torchimg/publish"
+	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
 )
 
@@ -47,9 +48,9 @@ Exit status: 0 nothing failed (skips included), 1 a variant failed, 2 usage erro
 			if len(paths) == 0 {
 				return usageErrorf("smoke needs --report FILE (from torchimg build --report; repeatable)")
 			}
-			var rep *build.Report
+			var rep *report.Build
 			for _, path := range paths {
-				r, err := build.ReadReport(path)
+				r, err := report.ReadBuild(path)
 				if err != nil {
 					return &exitError{code: exitFailed, err: err}
 				}
@@ -108,7 +109,7 @@ func addSmokeFlags(cmd *cobra.Command) {
 // smokeReport runs the GPU smoke tests of a build report with the smoke flags of the command
 // (used by `torchimg release`). The report lists every variant; failures are in it, not in the
 // error, which is for bad flags and broken plumbing.
-func (a *app) smokeReport(ctx context.Context, rep *build.Report) (*smoke.Report, error) {
+func (a *app) smokeReport(ctx context.Context, rep *report.Build) (*report.Smoke, error) {
 	mode, err := smoke.ParseMode(a.v.GetString("gpu"))
 	if err != nil {
 		return nil, usageErrorf("%v", err)
@@ -142,7 +143,7 @@ func (a *app) smokeReport(ctx context.Context, rep *build.Report) (*smoke.Report
 	if err != nil {
 		return nil, err
 	}
-	if err := sr.WriteSummary(a.out); err != nil {
+	if err := smoke.WriteSummary(a.out, sr); err != nil {
 		return nil, err
 	}
 	return sr, nil
@@ -227,7 +228,7 @@ func (l *lazyBuildKit) Selects(t smoke.Target) (bool, string) {
 	return (&smoke.BuildKit{}).Selects(t)
 }
 
-func (l *lazyBuildKit) Run(ctx context.Context, t smoke.Target) (*smoke.Findings, error) {
+func (l *lazyBuildKit) Run(ctx context.Context, t smoke.Target) (*report.Findings, error) {
 	r, err := l.connect(ctx)
 	if err != nil {
 		return nil, err
