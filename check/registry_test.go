@@ -10,25 +10,29 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/torchimg/torchimg/publish"
+	"github.com/torchimg/torchimg/inspect"
+	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/report"
 )
 
-// TestListCandidatesRegistry pushes labelled images to an in-process registry
+// TestSuggestFromRegistry pushes labelled images to an in-process registry
 // and checks that each image is read once with all its tags, and that the
 // cu118 LTS image is what a 525 driver is offered.
-func TestListCandidatesRegistry(t *testing.T) {
+func TestSuggestFromRegistry(t *testing.T) {
 	db := testDB(t)
 	im := testImages(t, db)
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(ggcrregistry.New())
 	defer srv.Close()
 	repo := strings.TrimPrefix(srv.URL, "http://") + "/acme/pytorch-cuda"
-	opts := publish.Options{Keychain: authn.NewMultiKeychain(), Retries: 1}
+	c, err := registry.New(registry.Options{Keychain: authn.NewMultiKeychain(), Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for _, src := range []*report.Info{im.cu118, im.cu126, im.cu128, im.cu130} {
 		img, err := random.Image(256, 1)
@@ -59,7 +63,7 @@ func TestListCandidatesRegistry(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	cands, err := ListCandidates(ctx, repo, opts, 0)
+	cands, err := inspect.Repository(ctx, c, repo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +83,12 @@ func TestListCandidatesRegistry(t *testing.T) {
 		t.Errorf("tag groups %q lack %q", groups, want)
 	}
 
-	// The cap keeps only maxTags tags.
-	capped, err := ListCandidates(ctx, repo, opts, 2)
+	// The cap keeps only MaxTags tags.
+	small, err := registry.New(registry.Options{Keychain: authn.NewMultiKeychain(), Retries: 1, MaxTags: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped, err := inspect.Repository(ctx, small, repo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +101,7 @@ func TestListCandidatesRegistry(t *testing.T) {
 	}
 
 	h := whatIf(t, db, WhatIf{Driver: "525.147.05"})
-	checked, err := publish.Inspect(ctx, repo+":2.9-cu128", opts, false)
+	checked, err := inspect.Image(ctx, c, repo+":2.9-cu128", false)
 	if err != nil {
 		t.Fatal(err)
 	}

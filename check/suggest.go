@@ -1,21 +1,11 @@
 package check
 
 import (
-	"context"
-	"fmt"
-	"net/http"
 	"sort"
 	"strings"
-	"sync"
-
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix/compat"
-	"github.com/torchimg/torchimg/publish"
 	"github.com/torchimg/torchimg/report"
 )
 
@@ -29,7 +19,7 @@ type Suggestion struct {
 }
 
 // Suggest evaluates candidate images (each with the tags that point to it in
-// Info.Tags) on h and returns the tags of the compatible ones: floating-looking
+// Info.Tags, as inspect.Repository reads them) on h and returns the tags of the compatible ones: floating-looking
 // tags first (those that do not spell the full torch version: "2.9-cu128",
 // "lts"), then newest torch first, then shorter tags. An image whose digest is
 // skipDigest (the one being checked) is left out.
@@ -113,92 +103,4 @@ func floatingLooking(tag string, im image) bool {
 		return false
 	}
 	return true
-}
-
-// MaxCandidateTags caps how many tags of a repository ListCandidates reads.
-const MaxCandidateTags = 300
-
-// ListCandidates lists the tags of repo (at most maxTags, default
-// MaxCandidateTags: the last ones in lexical order, where newer versions
-// usually sort), resolves them to digests concurrently (HEAD), and reads
-// each distinct image once (publish.Inspect), with every tag that points to it
-// in Info.Tags. No layer is pulled. Tags that cannot be read are skipped; an
-// error is returned only when the tags cannot be listed.
-func ListCandidates(ctx context.Context, repo string, o publish.Options, maxTags int) ([]*report.Info, error) {
-	if maxTags <= 0 {
-		maxTags = MaxCandidateTags
-	}
-	r, err := name.NewRepository(repo, name.WeakValidation)
-	if err != nil {
-		return nil, fmt.Errorf("repository %q: %w", repo, err)
-	}
-	kc := o.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithUserAgent("torchimg")}
-	if o.Transport != nil {
-		opts = append(opts, remote.WithTransport(o.Transport))
-	} else {
-		opts = append(opts, remote.WithTransport(http.DefaultTransport))
-	}
-	tags, err := remote.List(r, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("list tags of %s: %w", r, err)
-	}
-	sort.Strings(tags)
-	if len(tags) > maxTags {
-		tags = tags[len(tags)-maxTags:]
-	}
-
-	var mu sync.Mutex
-	byDigest := map[string][]string{}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, t := range tags {
-		g.Go(func() error {
-			d, err := remote.Head(r.Tag(t), append(opts, remote.WithContext(gctx))...)
-			if err != nil {
-				return nil // skipped: a tag deleted meanwhile, or unreadable
-			}
-			mu.Lock()
-			byDigest[d.Digest.String()] = append(byDigest[d.Digest.String()], t)
-			mu.Unlock()
-			return nil
-		})
-	}
-	_ = g.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-
-	digests := make([]string, 0, len(byDigest))
-	for d := range byDigest {
-		digests = append(digests, d)
-	}
-	sort.Strings(digests)
-	out := make([]*report.Info, len(digests))
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for i, d := range digests {
-		g.Go(func() error {
-			info, err := publish.Inspect(gctx, r.String()+"@"+d, o, false)
-			if err != nil || info == nil {
-				return nil
-			}
-			ts := byDigest[d]
-			sort.Strings(ts)
-			info.Tags = ts
-			out[i] = info
-			return nil
-		})
-	}
-	_ = g.Wait()
-	var infos []*report.Info
-	for _, info := range out {
-		if info != nil {
-			infos = append(infos, info)
-		}
-	}
-	return infos, ctx.Err()
 }

@@ -5,79 +5,36 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"golang.org/x/sync/errgroup"
-
+	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/report"
 )
 
 // Diff compares a plan with what the release repository holds now: for every tag, whether it
-// will be created, moved (from which variant) or stay. Nothing is built or changed; the variant
-// a tag points to is read from its image's labels.
-func Diff(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, repo string, o Options) ([]report.Action, error) {
-	target, err := name.NewRepository(repo)
+// will be created, moved (from which variant) or stay. Nothing is built or changed; before a
+// build the image a tag should name is known by its labels. It is MakePlan on the plan's
+// variants, so it says what publish would do.
+func Diff(ctx context.Context, c *registry.Client, p *matrix.Plan, vs []*matrix.Variant, repo string) ([]report.Action, error) {
+	target, err := c.Repo(repo)
 	if err != nil {
-		return nil, fmt.Errorf("repository %q: %w", repo, err)
-	}
-	opts := o.remote(ctx)
-	var mu sync.Mutex
-	labelCache := map[string]string{}
-	var out []report.Action
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, v := range vs {
-		for _, t := range v.Tags {
-			kind := report.Floating
-			for _, it := range v.ImmutableTags {
-				if it == t {
-					kind = report.Immutable
-				}
-			}
-			g.Go(func() error {
-				a := report.Action{Tag: t, Kind: kind, Variant: v.ID}
-				cur, err := head(gctx, target.Tag(t), opts)
-				switch {
-				case isNotFound(err):
-					a.Op = report.OpCreate
-				case err != nil:
-					return fmt.Errorf("%s:%s: %w", target.Name(), t, err)
-				default:
-					a.From = cur
-					mu.Lock()
-					fv, ok := labelCache[cur]
-					mu.Unlock()
-					if !ok {
-						fv = variantOf(gctx, target.Digest(cur), p.LabelsPrefix, opts)
-						mu.Lock()
-						labelCache[cur] = fv
-						mu.Unlock()
-					}
-					a.FromVariant = fv
-					switch {
-					case fv == v.ID:
-						a.Op = report.OpUnchanged
-					case kind == report.Immutable:
-						a.Op, a.Reason = report.OpConflict, "an immutable tag already names another image"
-					default:
-						a.Op = report.OpMove
-					}
-				}
-				mu.Lock()
-				out = append(out, a)
-				mu.Unlock()
-				return nil
-			})
-		}
-	}
-	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	sortActions(out)
-	return out, nil
+	wants := make([]Want, len(vs))
+	for i, v := range vs {
+		wants[i] = Want{LabelsPrefix: p.LabelsPrefix, Entry: &report.Entry{
+			ID: v.ID, Status: report.Passed, ImmutableTags: v.ImmutableTags, FloatingTags: v.FloatingTags, Labels: v.Labels,
+		}}
+	}
+	pl, err := MakePlan(ctx, c, target, wants, PlanOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if len(pl.Errors) > 0 {
+		return nil, fmt.Errorf("read %s: %s", target, pl.Errors[0])
+	}
+	return pl.Actions, nil
 }
 
 // WriteActions prints actions as a table; moved floating tags stand out.

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -27,6 +27,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/torchimg/torchimg/inspect"
+	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/report"
 )
 
@@ -43,7 +45,7 @@ type reg struct {
 
 func newReg(t *testing.T) *reg {
 	r := &reg{rnd: rand.New(rand.NewSource(1))}
-	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	h := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
 		if b := r.block.Load(); b != nil && (*b)(q) {
 			http.Error(w, "blocked", http.StatusServiceUnavailable)
@@ -90,7 +92,15 @@ func newReg(t *testing.T) *reg {
 
 func (r *reg) reset() { r.uploads.Store(0); r.puts.Store(0) }
 
-var fast = Options{RetryBase: 5 * time.Millisecond, Retries: 8}
+// fast is a registry client with quick retries.
+func fast(t *testing.T) *registry.Client {
+	t.Helper()
+	c, err := registry.New(registry.Options{RetryBase: 5 * time.Millisecond, Retries: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
 
 // stageVariant pushes a small image index (one image + labels) to the staging repo, as a build would.
 func stageVariant(t *testing.T, r *reg, id string, labels map[string]string) *report.BuildEntry {
@@ -151,7 +161,10 @@ func (f *fixture) publish(t *testing.T, ctx context.Context, p *Publisher) (*Res
 		t.Fatal(err)
 	}
 	if p == nil {
-		p = &Publisher{Options: fast}
+		p = &Publisher{}
+	}
+	if p.Client == nil {
+		p.Client = fast(t)
 	}
 	return p.Publish(ctx, rel, f.repo)
 }
@@ -162,7 +175,7 @@ func (f *fixture) state(t *testing.T) map[string]string {
 	repo, _ := name.NewRepository(f.repo)
 	tags, err := remote.List(repo)
 	out := map[string]string{}
-	if isNotFound(err) {
+	if registry.IsNotFound(err) {
 		return out
 	}
 	if err != nil {
@@ -235,7 +248,7 @@ func TestImmutableConflict(t *testing.T) {
 		}
 	}
 	// --force moves it, and the release completes.
-	res, err = f.publish(t, context.Background(), &Publisher{Options: fast, Force: true})
+	res, err = f.publish(t, context.Background(), &Publisher{Force: true})
 	if err != nil || res.Failed() {
 		t.Fatal(err, res.Errors)
 	}
@@ -347,7 +360,7 @@ func TestFlakyRegistryConverges(t *testing.T) {
 func TestDryRunChangesNothing(t *testing.T) {
 	f := newFixture(t)
 	f.reg.reset()
-	res, err := f.publish(t, context.Background(), &Publisher{Options: fast, DryRun: true})
+	res, err := f.publish(t, context.Background(), &Publisher{Target: DryRun{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +383,7 @@ func TestInspect(t *testing.T) {
 	if _, err := f.publish(t, context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	info, err := Inspect(context.Background(), f.repo+":2.9", fast, true)
+	info, err := inspect.Image(context.Background(), fast(t), f.repo+":2.9", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +392,7 @@ func TestInspect(t *testing.T) {
 	}
 	// An image torchimg did not build.
 	plain := stageVariant(t, f.reg, "plain", map[string]string{"org.opencontainers.image.title": "x"})
-	info, err = Inspect(context.Background(), plain.StagedRef, fast, false)
+	info, err = inspect.Image(context.Background(), fast(t), plain.StagedRef, false)
 	if err != nil || info.Torchimg() || info.Labels["org.opencontainers.image.title"] != "x" {
 		t.Errorf("plain image: %v %+v", err, info)
 	}
@@ -397,11 +410,11 @@ func TestInspect(t *testing.T) {
 	if err := lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "2.9-cu126"})); err != nil {
 		t.Fatal(err)
 	}
-	info, err = Inspect(context.Background(), filepath.Join(dir, "l"), fast, true)
+	info, err = inspect.Image(context.Background(), fast(t), filepath.Join(dir, "l"), true)
 	if err != nil || info.Label("variant") != "2.9.1-cu126" || info.Digest != f.byID["2.9.1-cu126"].Digest || strings.Join(info.Tags, ",") != "2.9-cu126" {
 		t.Errorf("layout: %v %+v", err, info)
 	}
-	if _, err := Inspect(context.Background(), f.repo+":nope", fast, false); err == nil || !strings.Contains(err.Error(), "not found") {
+	if _, err := inspect.Image(context.Background(), fast(t), f.repo+":nope", false); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("missing tag: %v", err)
 	}
 	_ = os.Remove

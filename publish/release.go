@@ -114,3 +114,12 @@ func (r *Release) Complete() (bool, string) {
 	}
 	return true, ""
 }
+
+// Wants is what the release repository should hold: each entry's image and tags.
+func (r *Release) Wants() []Want {
+	out := make([]Want, len(r.Entries))
+	for i, e := range r.Entries {
+		out[i] = Want{Entry: e, Digest: e.Digest, Source: e.Source, LabelsPrefix: r.LabelsPrefix}
+	}
+	return out
+}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/torchimg/torchimg/build"
 	"github.com/torchimg/torchimg/gpu/host"
+	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/internal/testenv"
-	"github.com/torchimg/torchimg/publish"
 	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
 	"github.com/torchimg/torchimg/templates"
@@ -115,13 +115,11 @@ tags:
 	rep := &report.Build{LabelsPrefix: p.LabelsPrefix, Variants: []*report.BuildEntry{res,
 		{ID: "2.9.1-cu126-broken", Status: report.Failed, Error: "exit code: 3"}}}
 	targets := targetsOf(rep)
-	imageEnv := func(ctx context.Context, ref string) (map[string]string, error) {
-		info, err := publish.Inspect(ctx, ref, publish.Options{}, false)
-		if err != nil {
-			return nil, err
-		}
-		return info.Env, nil
+	regc, err := registry.New(registry.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	imageEnv := smoke.RegistryEnv(regc)
 
 	t.Run("GPUProbe", func(t *testing.T) {
 		start := time.Now()

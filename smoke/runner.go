@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/torchimg/torchimg/gpu/host"
+	"github.com/torchimg/torchimg/inspect"
+	"github.com/torchimg/torchimg/internal/registry"
 
 	"github.com/torchimg/torchimg/report"
 )
@@ -87,7 +89,7 @@ type Options struct {
 	// Host gives the host's driver and GPUs (host.NVML(), or host.Static in tests and what-if runs).
 	Host host.Source
 	// ImageEnv reads a staged image's config environment (without pulling layers); used for
-	// targets without Env. The command wires publish.Inspect.
+	// targets without Env. RegistryEnv reads it from the registry.
 	ImageEnv func(ctx context.Context, ref string) (map[string]string, error)
 	// Logf, when set, gets one line per variant as it goes.
 	Logf func(format string, args ...any)
@@ -256,3 +258,14 @@ func Verdict(f *report.Findings) (bool, string) {
 }
 
 func round3(s float64) float64 { return float64(int64(s*1000+0.5)) / 1000 }
+
+// RegistryEnv reads a staged image's environment from its registry (manifest and config only).
+func RegistryEnv(c *registry.Client) func(ctx context.Context, ref string) (map[string]string, error) {
+	return func(ctx context.Context, ref string) (map[string]string, error) {
+		info, err := inspect.Image(ctx, c, ref, false)
+		if err != nil {
+			return nil, err
+		}
+		return info.Env, nil
+	}
+}

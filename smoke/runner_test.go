@@ -51,7 +51,7 @@ func TestDecide(t *testing.T) {
 		blocked  string
 		run      bool
 		status   report.Status // when !run
-		reason   string // substring
+		reason   string        // substring
 		required bool
 	}{
 		{"auto ok", smoke.ModeAuto, good, target(archs), "", true, "", "", false},

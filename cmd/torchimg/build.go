@@ -58,7 +58,6 @@ func addBuildFlags(cmd *cobra.Command) {
 	fs.String("tls-server-name", "", "server name to verify for tcp:// builders")
 	fs.String("stage", "", "staging repository: push each passing image there by digest (tag = variant id)")
 	fs.String("oci-dir", filepath.Join("dist", "oci"), "without --stage: write each image as an OCI layout into DIR/<variant id>")
-	fs.Bool("insecure-registry", false, "allow plain HTTP to the staging/cache registry (always on for 127.0.0.1 and localhost)")
 	fs.Int("jobs", 4, "builds at once")
 	fs.StringArray("cache-from", nil, "registry cache to import (repeatable): type=registry,ref=REPO:TAG; {id} = variant id")
 	fs.StringArray("cache-to", nil, "registry cache to export (repeatable): type=registry,ref=REPO:TAG,mode=max; {id} = variant id")
@@ -67,6 +66,7 @@ func addBuildFlags(cmd *cobra.Command) {
 	fs.String("revision", "", "source revision for org.opencontainers.image.revision (default: $GITHUB_SHA or the git commit of the matrix)")
 	fs.Int64("source-date-epoch", -1, "timestamp for `created` (default: $SOURCE_DATE_EPOCH, else the matrix's last commit time, else now)")
 	fs.Bool("no-cache", false, "do not use the daemon's build cache")
+	addRegistryFlags(cmd)
 }
 
 // splitList accepts repeated flags and comma- or space-separated environment values.

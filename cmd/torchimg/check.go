@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torchimg/torchimg/check"
+	"github.com/torchimg/torchimg/inspect"
 	"github.com/torchimg/torchimg/matrix/compat"
-	"github.com/torchimg/torchimg/publish"
 )
 
 // checkCmd is implemented in this file (torchimg check).
@@ -112,17 +112,20 @@ func (a *app) runCheck(ctx context.Context, args []string) error {
 	}
 
 	ref := args[0]
-	opts := a.registryOptions()
-	info, err := publish.Inspect(ctx, ref, opts, false)
+	rc, err := a.registry()
+	if err != nil {
+		return err
+	}
+	info, err := inspect.Image(ctx, rc, ref, false)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
 	res := check.Evaluate(info, h, db)
-	if _, layout := publish.IsLayout(ref); !layout && res.Verdict != check.Compatible && !a.v.GetBool("no-suggest") {
+	if _, layout := inspect.IsLayout(ref); !layout && res.Verdict != check.Compatible && !a.v.GetBool("no-suggest") {
 		if r, perr := name.ParseReference(ref, name.WeakValidation); perr == nil {
 			repo := r.Context().String()
 			a.log.Debug("reading the repository's tags for suggestions", "repository", repo)
-			cands, lerr := check.ListCandidates(ctx, repo, opts, check.MaxCandidateTags)
+			cands, lerr := inspect.Repository(ctx, rc, repo)
 			if lerr != nil {
 				fmt.Fprintf(a.err, "warning: cannot suggest other tags: %v\n", lerr)
 			}

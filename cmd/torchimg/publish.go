@@ -4,25 +4,33 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/torchimg/torchimg/inspect"
+	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/publish"
 	"github.com/torchimg/torchimg/report"
 )
 
-func (a *app) registryOptions() publish.Options {
-	return publish.Options{Retries: a.v.GetInt("retries")}
+// registry is the registry client of this command, from --retries and --insecure-registry.
+func (a *app) registry() (*registry.Client, error) {
+	return registry.New(registry.Options{Retries: a.v.GetInt("retries"), Insecure: a.v.GetBool("insecure-registry")})
 }
 
+// addRegistryFlags registers the flags of registry access (once, for commands that combine
+// the flag sets of several stages).
 func addRegistryFlags(cmd *cobra.Command) {
-	cmd.Flags().Int("retries", 6, "retries per registry request on 408/429/5xx and dropped connections (exponential backoff)")
+	fs := cmd.Flags()
+	if fs.Lookup("retries") == nil {
+		fs.Int("retries", registry.DefaultRetries, "retries per registry request on 408/429/5xx and dropped connections (exponential backoff, Retry-After honoured)")
+	}
+	if fs.Lookup("insecure-registry") == nil {
+		fs.Bool("insecure-registry", false, "allow plain HTTP to registries (always on for 127.0.0.1, localhost and private addresses)")
+	}
 }
 
 func (a *app) publishCmd() *cobra.Command {
@@ -116,12 +124,20 @@ func (a *app) publishWith(ctx context.Context, reports []*report.Build, smokes [
 		repo = rel.Repository
 	}
 	started := time.Now()
-	pub := &publish.Publisher{Options: a.registryOptions(), Force: a.v.GetBool("force"), DryRun: a.v.GetBool("dry-run"), Log: a.log, SkipFloating: skipFloating}
+	rc, err := a.registry()
+	if err != nil {
+		return err
+	}
+	dryRun := a.v.GetBool("dry-run")
+	pub := &publish.Publisher{Client: rc, Force: a.v.GetBool("force"), Log: a.log, SkipFloating: skipFloating}
+	if dryRun {
+		pub.Target = publish.DryRun{}
+	}
 	res, perr := pub.Publish(ctx, rel, repo)
 	if res == nil {
 		return perr
 	}
-	rec := publish.NewRecord(rel, res, pub.DryRun, started)
+	rec := publish.NewRecord(rel, res, dryRun, started)
 	if err := publish.WriteActions(a.out, res.Actions); err != nil {
 		return err
 	}
@@ -141,7 +157,7 @@ func (a *app) publishWith(ctx context.Context, reports []*report.Build, smokes [
 			return werr
 		}
 	}
-	if !pub.DryRun {
+	if !dryRun {
 		if err := publish.AppendStepSummary(rec); err != nil {
 			a.log.Warn("step summary", "err", err)
 		}
@@ -158,7 +174,7 @@ func (a *app) publishWith(ctx context.Context, reports []*report.Build, smokes [
 	if res.FloatingSkipped != "" {
 		fmt.Fprintf(a.err, "floating tags left alone: %s\n", res.FloatingSkipped)
 	}
-	if pub.DryRun {
+	if dryRun {
 		fmt.Fprintf(a.err, "dry run: nothing changed in %s\n", res.Repository)
 		for _, act := range res.Actions {
 			if act.Op == report.OpConflict {
@@ -189,7 +205,11 @@ func (a *app) planDiff(ctx context.Context, f matrix.Filter) error {
 	if repo == "" {
 		repo = p.Repository
 	}
-	acts, err := publish.Diff(ctx, p, f.Apply(p.Variants), repo, a.registryOptions())
+	rc, err := a.registry()
+	if err != nil {
+		return err
+	}
+	acts, err := publish.Diff(ctx, rc, p, f.Apply(p.Variants), repo)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
@@ -218,7 +238,11 @@ shows the standard labels and CUDA environment it does have.`,
 			if format != "table" && format != "json" {
 				return usageErrorf("--output %q: valid formats are table, json", format)
 			}
-			info, err := publish.Inspect(cmd.Context(), args[0], a.registryOptions(), !a.v.GetBool("no-tags"))
+			rc, err := a.registry()
+			if err != nil {
+				return err
+			}
+			info, err := inspect.Image(cmd.Context(), rc, args[0], !a.v.GetBool("no-tags"))
 			if err != nil && info == nil {
 				return &exitError{code: exitFailed, err: err}
 			}
@@ -230,91 +254,11 @@ shows the standard labels and CUDA environment it does have.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(info)
 			}
-			return writeInfo(a.out, info)
+			return inspect.WriteTable(a.out, info)
 		},
 	}
 	cmd.Flags().StringP("output", "o", "table", "output format: table, json")
 	cmd.Flags().Bool("no-tags", false, "do not list the repository's tags that point to the image")
 	addRegistryFlags(cmd)
 	return cmd
-}
-
-func writeInfo(w io.Writer, i *report.Info) error {
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(w, "%-12s %s\n", k, v)
-		}
-	}
-	row("Image", i.Ref)
-	row("Digest", i.Digest)
-	if i.ImageDigest != i.Digest {
-		row("Image", i.ImageDigest+" ("+i.Platform+")")
-	}
-	if i.Created != nil {
-		row("Created", i.Created.Format(time.RFC3339))
-	}
-	row("Revision", i.Labels[matrix.OCIRevision])
-	row("Source", i.Labels[matrix.OCISource])
-	if !i.Torchimg() {
-		fmt.Fprintf(w, "\nThis image was not built by torchimg (it has no <prefix>.schema-version label), so what is inside\nis not stated. Standard labels it has:\n")
-		var keys []string
-		for k := range i.Labels {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		if len(keys) == 0 {
-			fmt.Fprintf(w, "  (none)\n")
-		}
-		for _, k := range keys {
-			fmt.Fprintf(w, "  %s=%s\n", k, i.Labels[k])
-		}
-		for _, k := range []string{"CUDA_VERSION", "NVIDIA_REQUIRE_CUDA", "PYTORCH_VERSION", "NV_CUDNN_VERSION"} {
-			if v, ok := i.Env[k]; ok {
-				fmt.Fprintf(w, "  env %s=%s\n", k, clipStr(v, 100))
-			}
-		}
-		return nil
-	}
-	l := i.Label
-	fmt.Fprintln(w)
-	row("torch", strings.TrimSpace(l(matrix.LabelTorchVersion)+" ("+l(matrix.LabelTorchVariant)+")"))
-	row("CUDA", fmt.Sprintf("%s (toolkit %s)", l(matrix.LabelTorchCUDA), orUnknown(l(matrix.LabelCUDAVersion))))
-	row("cuDNN", orUnknown(l(matrix.LabelCUDNNVersion)))
-	row("NCCL", orUnknown(l(matrix.LabelNCCLVersion)))
-	row("Python", l(matrix.LabelPythonVersion))
-	row("OS", l(matrix.LabelOS)+" ("+l(matrix.LabelFlavor)+")")
-	drv := orUnknown(l(matrix.LabelDriverMin))
-	if c := l(matrix.LabelDriverMinCompat); c != "" {
-		drv = ">= " + drv + " (>= " + c + " with CUDA minor-version compatibility)"
-	}
-	row("Driver", drv)
-	row("GPU archs", orUnknown(l(matrix.LabelCUDAArchs)))
-	if req := i.Env["NVIDIA_REQUIRE_CUDA"]; req != "" {
-		first, rest, _ := strings.Cut(req, " ")
-		extra := ""
-		if rest != "" {
-			extra = fmt.Sprintf(" (+ %d forward-compatibility clauses for datacenter driver branches)", strings.Count(rest, " ")+1)
-		}
-		row("Requires", first+extra)
-	}
-	row("Variant", l(matrix.LabelVariant))
-	row("Size", fmt.Sprintf("%.1f MiB compressed", float64(i.Size)/(1<<20)))
-	if len(i.Tags) > 0 {
-		row("Tags", strings.Join(i.Tags, " "))
-	}
-	return nil
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "not stated"
-	}
-	return s
-}
-
-func clipStr(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

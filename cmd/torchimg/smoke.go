@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torchimg/torchimg/build"
-	"github.com/torchimg/torchimg/publish"
 	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
 )
@@ -86,6 +85,7 @@ Exit status: 0 nothing failed (skips included), 1 a variant failed, 2 usage erro
 // only when the command does not have them yet (release registers them with addBuildFlags
 // first).
 func addSmokeFlags(cmd *cobra.Command) {
+	addRegistryFlags(cmd)
 	fs := cmd.Flags()
 	fs.String("gpu", string(smoke.ModeAuto), "GPU smoke tests: auto (where this host can), on (required: an untestable variant fails), off")
 	fs.String("runner", "buildkit", "how to run the probe: "+strings.Join(smokeRunners, ", "))
@@ -126,19 +126,16 @@ func (a *app) smokeReport(ctx context.Context, rep *report.Build) (*report.Smoke
 			Labels: v.Labels, LabelsPrefix: rep.LabelsPrefix,
 		})
 	}
-	ropts := a.registryOptions()
+	rc, err := a.registry()
+	if err != nil {
+		return nil, err
+	}
 	sr, err := smoke.Run(ctx, targets, smoke.Options{
-		Mode:   mode,
-		Runner: runner,
-		Host:   a.hostSource(),
-		ImageEnv: func(ctx context.Context, ref string) (map[string]string, error) {
-			info, err := publish.Inspect(ctx, ref, ropts, false)
-			if err != nil {
-				return nil, err
-			}
-			return info.Env, nil
-		},
-		Logf: func(format string, args ...any) { a.logger().Info(fmt.Sprintf(format, args...)) },
+		Mode:     mode,
+		Runner:   runner,
+		Host:     a.hostSource(),
+		ImageEnv: smoke.RegistryEnv(rc),
+		Logf:     func(format string, args ...any) { a.logger().Info(fmt.Sprintf(format, args...)) },
 	})
 	if err != nil {
 		return nil, err
