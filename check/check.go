@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/torchimg/torchimg/gpu/arch"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/gpu/require"
 	"github.com/torchimg/torchimg/internal/version"
@@ -466,7 +467,7 @@ func (r *Result) checkArch(im image, h Host, db *compat.DB) {
 		r.add(PartArch, Unknown, "%s", msg)
 		return
 	}
-	list := ParseArchList(im.archs)
+	list := arch.ParseList(im.archs)
 	var fails, unknowns, jits, oks []string
 	var failCCs []string
 	for _, g := range gpus {
@@ -475,19 +476,19 @@ func (r *Result) checkArch(im image, h Host, db *compat.DB) {
 			unknowns = append(unknowns, label+": compute capability unknown")
 			continue
 		}
-		mj, mn, err := ParseCC(g.Arch)
+		mj, mn, err := arch.ParseCC(g.Arch)
 		if err != nil {
 			unknowns = append(unknowns, label+": "+err.Error())
 			continue
 		}
 		sup, a := list.Runs(mj, mn)
 		switch sup {
-		case SupportNative:
+		case arch.Native:
 			oks = append(oks, fmt.Sprintf("%s runs the %s cubins", label, a.SM()))
-		case SupportPTX:
+		case arch.PTX:
 			r.PTXJIT = true
 			jits = append(jits, fmt.Sprintf("%s runs it only through PTX JIT (from %s): the image has no sm_%d%d-compatible cubin, so the driver compiles every kernel on first use (minutes; cached in ~/.nv/ComputeCache)", label, a.Compute(), mj, mn))
-		case SupportNone:
+		case arch.None:
 			fails = append(fails, fmt.Sprintf("%s: the image's torch has no kernels for compute capability %d.%d (cuda.archs %s: cubins run only on the same major version with an equal or higher minor, PTX only on an equal or newer GPU)", label, mj, mn, im.archs))
 			failCCs = append(failCCs, fmt.Sprintf("%d.%d", mj, mn))
 		default:
@@ -523,11 +524,11 @@ func variantsFor(im image, ccs []string, h Host, db *compat.DB) string {
 		if !v.Archs.Known() {
 			continue
 		}
-		l := ParseArchList(v.Archs.Value)
+		l := arch.ParseList(v.Archs.Value)
 		all := true
 		for _, cc := range ccs {
-			mj, mn, _ := ParseCC(cc)
-			if s, _ := l.Runs(mj, mn); s != SupportNative && s != SupportPTX {
+			mj, mn, _ := arch.ParseCC(cc)
+			if s, _ := l.Runs(mj, mn); s != arch.Native && s != arch.PTX {
 				all = false
 			}
 		}

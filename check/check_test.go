@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/torchimg/torchimg/gpu/arch"
+	"github.com/torchimg/torchimg/gpu/arch/archtest"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix"
@@ -441,36 +443,18 @@ func TestSuggest(t *testing.T) {
 	}
 }
 
-func TestArchList(t *testing.T) {
-	for _, tc := range []struct {
-		list string
-		cc   string
-		want Support
-		via  string
-	}{
-		{archs130, "7.0", SupportNone, ""},
-		{archs130, "7.5", SupportNative, "7.5"},
-		{archs130, "8.9", SupportNative, "8.6"},
-		{archs130, "12.1", SupportNative, "12.0+PTX"},
-		{archs130, "13.0", SupportPTX, "12.0+PTX"},
-		{archs130, "11.0", SupportNone, ""},
-		{archs126, "12.0", SupportNone, ""},
-		{"9.0a", "9.0", SupportNative, "9.0a"},
-		{"9.0a", "9.1", SupportNone, ""},
-		{"8.0;9.0a+PTX", "10.0", SupportNone, ""},
-		{"Ampere;Hopper", "10.0", SupportPTX, "9.0+PTX"},
-		{"sm_80 compute_90", "9.0", SupportPTX, "compute_90"},
-		{"8.0,8.6", "8.7", SupportNative, "8.6"},
-		{"8.0;Blackwell", "12.0", SupportUnknown, ""},
-		{"", "9.0", SupportUnknown, ""},
-	} {
-		mj, mn, err := ParseCC(tc.cc)
-		if err != nil {
-			t.Fatal(err)
+// check's arch part follows gpu/arch on every shared case.
+func TestArchitectures(t *testing.T) {
+	db := testDB(t)
+	want := map[arch.Support]Status{arch.Native: OK, arch.PTX: Warn, arch.None: Fail, arch.Unknown: Unknown}
+	for _, tc := range archtest.Cases {
+		im := torchimgImage(t, db, "2.9.1", "12.8.1", tc.List)
+		if tc.List == "" {
+			delete(im.Labels, "io.torchimg."+matrix.LabelCUDAArchs)
 		}
-		got, a := ParseArchList(tc.list).Runs(mj, mn)
-		if got != tc.want || (tc.via != "" && a.String() != tc.via) {
-			t.Errorf("%q on %s: %v via %s, want %v via %s", tc.list, tc.cc, got, a, tc.want, tc.via)
+		r := Evaluate(im, whatIf(t, db, WhatIf{Driver: "580.95.05", Brand: "nvidia", CCs: []string{tc.CC}}), db)
+		if got := statusOf(r, PartArch); got != want[tc.Want] {
+			t.Errorf("%q on %s: arch %s, want %s\n%s", tc.List, tc.CC, got, want[tc.Want], allText(r))
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/torchimg/torchimg/gpu/arch"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix/compat"
@@ -63,7 +64,7 @@ func (w WhatIf) Host(db *compat.DB) (Host, error) {
 		return h, fmt.Errorf("--brand %q: valid brands are %s", w.Brand, strings.Join(Brands, ", "))
 	}
 	for i, cc := range w.CCs {
-		mj, mn, err := ParseCC(cc)
+		mj, mn, err := arch.ParseCC(cc)
 		if err != nil {
 			return h, fmt.Errorf("--gpu-cc: %v", err)
 		}

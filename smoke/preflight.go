@@ -2,9 +2,8 @@ package smoke
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
+	"github.com/torchimg/torchimg/gpu/arch"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/gpu/require"
 	"github.com/torchimg/torchimg/matrix"
@@ -83,63 +82,13 @@ func untestable(facts host.Facts, t Target, blocked string) string {
 		}
 	}
 	archs := t.Labels[t.LabelsPrefix+"."+matrix.LabelCUDAArchs]
+	list := arch.ParseList(archs)
 	for _, g := range facts.GPUs {
-		if !ArchSupported(archs, g.Arch) {
-			return fmt.Sprintf("GPU %d (%s) has compute capability %s, which this image's torch does not support (cuda.archs %s: no binary for %s.x at or below %s and no PTX at or below it)",
-				g.Index, g.Name, g.Arch, archs, majorOf(g.Arch), g.Arch)
+		// An image that states no architectures, or a GPU of unknown capability, is tested.
+		if s, _ := list.RunsOn(g.Arch); s == arch.None {
+			return fmt.Sprintf("GPU %d (%s) has compute capability %s, which this image's torch does not support (cuda.archs %s: no cubin it can run and no PTX at or below it)",
+				g.Index, g.Name, g.Arch, archs)
 		}
 	}
 	return ""
-}
-
-func majorOf(arch string) string { m, _, _ := strings.Cut(arch, "."); return m }
-
-// ArchSupported reports whether code built for the TORCH_CUDA_ARCH_LIST archs ("7.0;8.0;9.0+PTX")
-// runs on a GPU of compute capability arch ("8.6"): a binary (sm_XY) runs on GPUs of the same
-// major and an equal or higher minor; an arch-specific binary (9.0a) only on that exact
-// capability; PTX (+PTX) is JIT-compiled for any equal or higher capability. An empty list or
-// an unknown arch counts as supported (nothing to check against).
-func ArchSupported(archs, arch string) bool {
-	gMaj, gMin, ok := parseArch(arch)
-	if !ok || strings.TrimSpace(archs) == "" {
-		return true
-	}
-	for _, e := range strings.FieldsFunc(archs, func(r rune) bool { return r == ';' || r == ' ' || r == ',' }) {
-		ptx := strings.HasSuffix(e, "+PTX")
-		e = strings.TrimSuffix(e, "+PTX")
-		specific := strings.HasSuffix(e, "a")
-		e = strings.TrimRight(e, "af")
-		maj, min, ok := parseArch(e)
-		if !ok {
-			continue
-		}
-		switch {
-		case specific && maj == gMaj && min == gMin:
-			return true
-		case !specific && maj == gMaj && min <= gMin:
-			return true
-		case ptx && !specific && (maj < gMaj || (maj == gMaj && min <= gMin)):
-			return true
-		}
-	}
-	return false
-}
-
-func parseArch(s string) (major, minor int, ok bool) {
-	s = strings.TrimSpace(s)
-	a, b, found := strings.Cut(s, ".")
-	if !found {
-		// "90" (sm_90 style) -> 9.0
-		s = strings.TrimPrefix(strings.TrimPrefix(s, "sm_"), "compute_")
-		if len(s) < 2 {
-			return 0, 0, false
-		}
-		a, b = s[:len(s)-1], s[len(s)-1:]
-	}
-	x, err1 := strconv.Atoi(a)
-	y, err2 := strconv.Atoi(b)
-	if err1 != nil || err2 != nil {
-		return 0, 0, false
-	}
-	return x, y, true
 }

@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 
+	"github.com/torchimg/torchimg/gpu/arch"
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/report"
@@ -92,7 +92,7 @@ func Compare(labels map[string]string, prefix string, packages []string, f *repo
 	// cuDNN: torch reports major.minor.patch; the label may carry a fourth number.
 	eq(matrix.LabelCUDNNVersion, str(f.CUDNN), func(exp, found string) bool { return version.HasPrefix(exp, found) })
 	eq(matrix.LabelNCCLVersion, str(f.NCCL), func(exp, found string) bool { return version.HasPrefix(exp, found) || version.HasPrefix(found, exp) })
-	eq(matrix.LabelCUDAArchs, str(f.ArchFlags), func(exp, found string) bool { return sameArchs(exp, found) })
+	eq(matrix.LabelCUDAArchs, str(f.ArchFlags), func(exp, found string) bool { return arch.ParseList(exp).SameFlags(found) })
 	if exp, ok := get(matrix.LabelCUDAVersion); ok {
 		if env := str(f.CUDAToolkitEnv); env == "" {
 			add(matrix.LabelCUDAVersion, exp, "", report.CheckUnchecked, "the base image sets no CUDA_VERSION (not an nvidia/cuda image)")
@@ -120,34 +120,6 @@ func Compare(labels map[string]string, prefix string, packages []string, f *repo
 		r.Status = report.Failed
 	}
 	return r
-}
-
-// ArchFlags turns a TORCH_CUDA_ARCH_LIST ("7.0;8.0;9.0+PTX") into the flags torch reports
-// ("sm_70 sm_80 sm_90 compute_90"), sorted.
-func ArchFlags(list string) []string {
-	var out []string
-	for _, a := range strings.Split(list, ";") {
-		a = strings.TrimSpace(a)
-		if a == "" {
-			continue
-		}
-		ptx := strings.HasSuffix(a, "+PTX")
-		a = strings.TrimSuffix(a, "+PTX")
-		n := strings.ReplaceAll(a, ".", "")
-		out = append(out, "sm_"+n)
-		if ptx {
-			out = append(out, "compute_"+n)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sameArchs(label, flags string) bool {
-	want := ArchFlags(label)
-	got := strings.Fields(flags)
-	sort.Strings(got)
-	return strings.Join(want, " ") == strings.Join(got, " ")
 }
 
 func clip(s string) string {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/torchimg/torchimg/gpu/arch"
+	"github.com/torchimg/torchimg/gpu/arch/archtest"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
@@ -19,7 +21,7 @@ const require128 = "cuda>=12.8 brand=unknown,driver>=470,driver<471 brand=grid,d
 
 func target(archs string) smoke.Target {
 	return smoke.Target{
-		ID: "2.9.1-cu128", Ref: "127.0.0.1:5000/stage@sha256:aa", Digest: "sha256:aa", BuildStatus: "passed",
+		ID: "2.9.1-cu128", Ref: "127.0.0.1:5000/stage@sha256:aa", Digest: "sha256:aa", BuildStatus: report.Passed,
 		LabelsPrefix: "io.torchimg", Labels: map[string]string{"io.torchimg.cuda.archs": archs},
 		Env: map[string]string{"NVIDIA_REQUIRE_CUDA": require128, "PATH": "/usr/bin"},
 	}
@@ -97,30 +99,15 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-func TestArchSupported(t *testing.T) {
-	for _, tc := range []struct {
-		archs, gpu string
-		want       bool
-	}{
-		{"7.0;8.0;9.0", "9.0", true},
-		{"7.0;8.0;9.0", "8.6", true},  // sm_80 binary runs on 8.6
-		{"7.0;8.0;9.0", "8.9", true},  // and 8.9
-		{"7.0;8.6;9.0", "8.0", false}, // not downwards
-		{"7.0;8.0;9.0", "10.0", false},
-		{"7.0;8.0;9.0+PTX", "10.0", true}, // PTX JIT
-		{"7.0;8.0;9.0+PTX", "12.0", true},
-		{"7.0;8.0+PTX;9.0", "8.6", true},
-		{"9.0a", "9.0", true},
-		{"9.0a", "9.2", false}, // arch-specific
-		{"10.0;12.0", "12.1", true},
-		{"10.0;12.0", "10.3", true},
-		{"5.0;6.0", "7.5", false},
-		{"", "9.0", true},     // no label: nothing to check
-		{"7.0", "", true},     // unknown GPU arch
-		{"7.0", "junk", true}, // unknown GPU arch
-	} {
-		if got := smoke.ArchSupported(tc.archs, tc.gpu); got != tc.want {
-			t.Errorf("ArchSupported(%q, %q) = %v, want %v", tc.archs, tc.gpu, got, tc.want)
+// The preflight tests a variant unless gpu/arch says its code cannot run on the GPU.
+func TestPreflightArchitectures(t *testing.T) {
+	for _, tc := range archtest.Cases {
+		gpu := host.GPU{Name: "GPU", Brand: "nvidia", Arch: tc.CC}
+		tg := target(tc.List)
+		tg.Env = nil
+		v, run := smoke.Decide(smoke.ModeAuto, facts("580.95.05", "13.0", gpu), tg, "")
+		if run == (tc.Want == arch.None) {
+			t.Errorf("%q on %s: run %v (%s), want run %v", tc.List, tc.CC, run, v.Reason, tc.Want != arch.None)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/torchimg/torchimg/gpu/arch"
 	"github.com/torchimg/torchimg/internal/version"
 )
 
@@ -374,8 +375,8 @@ func (db *DB) RequireCUDA(toolkit string) Fact {
 // ArchSupported says whether the toolkit (a minor or update release) can target compute capability cc
 // ("7.0"; "70" and "sm_70" are accepted). Value is "true" or "false"; unknown when the toolkit's list is.
 func (db *DB) ArchSupported(toolkit, cc string) Fact {
-	cc = normalizeCC(cc)
-	if !version.Valid(cc) || !version.Valid(toolkit) {
+	mj, mn, err := arch.ParseCC(cc)
+	if err != nil || !version.Valid(toolkit) {
 		return Fact{Note: fmt.Sprintf("bad toolkit %q or compute capability %q", toolkit, cc)}
 	}
 	c, ok := db.cuda[version.MajorMinor(toolkit)]
@@ -385,18 +386,8 @@ func (db *DB) ArchSupported(toolkit, cc string) Fact {
 	if !c.Archs.Known() {
 		return Fact{Source: c.Archs.Source, Note: c.Archs.Note}
 	}
-	supported := slices.ContainsFunc(strings.Split(c.Archs.Value, ";"), func(a string) bool {
-		return version.Compare(strings.TrimSuffix(a, "+PTX"), cc) == 0
+	supported := slices.ContainsFunc(arch.ParseList(c.Archs.Value).Entries, func(a arch.Arch) bool {
+		return a.Major == mj && a.Minor == mn
 	})
 	return Fact{Value: strconv.FormatBool(supported), Source: c.Archs.Source, Note: c.Archs.Note, Verified: true}
-}
-
-func normalizeCC(cc string) string {
-	cc = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(cc, "sm_"), "compute_"), "+PTX")
-	if len(cc) >= 2 && !strings.Contains(cc, ".") {
-		if _, err := strconv.Atoi(cc); err == nil {
-			cc = cc[:len(cc)-1] + "." + cc[len(cc)-1:]
-		}
-	}
-	return cc
 }

@@ -1,7 +1,17 @@
-package check
+// Package arch is torchimg's one rule for "does code built for these GPU architectures run on
+// this GPU?": it parses a TORCH_CUDA_ARCH_LIST (the cuda.archs label) and applies CUDA's binary
+// compatibility. check, the smoke preflight, the probe's label comparison and the in-image
+// self-check's rendered facts all use it.
+//
+// The rule: a cubin sm_XY runs on a GPU X.Z with Z >= Y; an arch-specific cubin (sm_XYa) only on
+// X.Y; otherwise PTX (+PTX, compute_XY) is JIT-compiled for any GPU of capability >= X.Y, except
+// arch- and family-specific PTX (compute_XYa, compute_XYf), which stays on its own architecture.
+package arch
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -36,8 +46,8 @@ func (a Arch) SM() string { return fmt.Sprintf("sm_%d%d%s", a.Major, a.Minor, a.
 // Compute is the PTX name, "compute_120".
 func (a Arch) Compute() string { return fmt.Sprintf("compute_%d%d%s", a.Major, a.Minor, a.Suffix) }
 
-// ArchList is a parsed TORCH_CUDA_ARCH_LIST ("7.5;8.0;8.6;9.0;10.0;12.0+PTX").
-type ArchList struct {
+// List is a parsed TORCH_CUDA_ARCH_LIST ("7.5;8.0;8.6;9.0;10.0;12.0+PTX").
+type List struct {
 	Source   string
 	Entries  []Arch
 	Unparsed []string // entries that are not a capability or a known name
@@ -59,16 +69,16 @@ var namedArchs = map[string]string{
 	"hopper":        "9.0+PTX",
 }
 
-// ParseArchList parses a TORCH_CUDA_ARCH_LIST. Entries are separated by ";",
+// ParseList parses a TORCH_CUDA_ARCH_LIST. Entries are separated by ";",
 // spaces or commas; each is "X.Y", "X.Y+PTX", "X.Ya", "X.Yf", "sm_XY",
 // "compute_XY" (PTX only is read as +PTX) or one of torch's arch names
 // ("Ampere", "Hopper"...).
-func ParseArchList(s string) ArchList {
-	l := ArchList{Source: s}
+func ParseList(s string) List {
+	l := List{Source: s}
 	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ' ' || r == ',' || r == '\t' })
 	for _, f := range fields {
 		if exp, ok := namedArchs[strings.ToLower(f)]; ok {
-			l.Entries = append(l.Entries, ParseArchList(exp).Entries...)
+			l.Entries = append(l.Entries, ParseList(exp).Entries...)
 			continue
 		}
 		a, ok := parseArch(f)
@@ -152,10 +162,10 @@ func ParseCC(s string) (major, minor int, err error) {
 type Support int
 
 const (
-	SupportUnknown Support = iota // the list is unknown or the GPU's capability is
-	SupportNative                 // a cubin for the GPU's architecture
-	SupportPTX                    // only by JIT-compiling PTX
-	SupportNone                   // no code the GPU can run
+	Unknown Support = iota // the list is empty or has entries this rule does not understand
+	Native                 // a cubin for the GPU's architecture
+	PTX                    // only by JIT-compiling PTX
+	None                   // no code the GPU can run
 )
 
 // Runs says how code built for the list runs on a GPU of compute capability
@@ -163,7 +173,7 @@ const (
 // GPU X.Z with Z >= Y (an arch-specific sm_XYa only on X.Y); PTX compute_XY
 // is JIT-compiled for any GPU of capability >= X.Y. It returns the entry that
 // serves the GPU (the newest matching cubin, else the newest usable PTX).
-func (l ArchList) Runs(major, minor int) (Support, Arch) {
+func (l List) Runs(major, minor int) (Support, Arch) {
 	var best Arch
 	found := false
 	for _, a := range l.Entries {
@@ -175,7 +185,7 @@ func (l ArchList) Runs(major, minor int) (Support, Arch) {
 		}
 	}
 	if found {
-		return SupportNative, best
+		return Native, best
 	}
 	for _, a := range l.Entries {
 		if !a.PTX {
@@ -192,20 +202,67 @@ func (l ArchList) Runs(major, minor int) (Support, Arch) {
 		}
 	}
 	if found {
-		return SupportPTX, best
+		return PTX, best
 	}
 	if len(l.Unparsed) > 0 || len(l.Entries) == 0 {
-		return SupportUnknown, Arch{}
+		return Unknown, Arch{}
 	}
-	return SupportNone, Arch{}
+	return None, Arch{}
 }
 
 // String lists the entries in canonical form.
-func (l ArchList) String() string {
+func (l List) String() string {
 	parts := make([]string, 0, len(l.Entries)+len(l.Unparsed))
 	for _, a := range l.Entries {
 		parts = append(parts, a.String())
 	}
 	parts = append(parts, l.Unparsed...)
 	return strings.Join(parts, ";")
+}
+
+// RunsOn is Runs for a compute capability written as text ("8.6"); an unreadable capability is
+// Unknown.
+func (l List) RunsOn(cc string) (Support, Arch) {
+	mj, mn, err := ParseCC(cc)
+	if err != nil {
+		return Unknown, Arch{}
+	}
+	return l.Runs(mj, mn)
+}
+
+// Flags are the architecture flags torch reports for a build with this list
+// (torch._C._cuda_getArchFlags(): "sm_70 sm_80 sm_90 compute_90"), sorted.
+func (l List) Flags() []string {
+	var out []string
+	for _, a := range l.Entries {
+		if !a.PTXOnly {
+			out = append(out, a.SM())
+		}
+		if a.PTX {
+			out = append(out, a.Compute())
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// SameFlags reports whether torch's reported flags are those of the list.
+func (l List) SameFlags(flags string) bool {
+	got := strings.Fields(flags)
+	sort.Strings(got)
+	return slices.Equal(l.Flags(), slices.Compact(got))
+}
+
+// Runnable splits compute capabilities into those the list runs natively and those it runs
+// only through PTX JIT (the in-image self-check looks a GPU up in them).
+func (l List) Runnable(ccs []string) (native, ptx []string) {
+	for _, cc := range ccs {
+		switch s, _ := l.RunsOn(cc); s {
+		case Native:
+			native = append(native, cc)
+		case PTX:
+			ptx = append(ptx, cc)
+		}
+	}
+	return native, ptx
 }
