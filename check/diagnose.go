@@ -21,6 +21,7 @@ import (
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/matrix/compat"
 	"github.com/torchimg/torchimg/report"
+	"github.com/torchimg/torchimg/templates/imageenv"
 )
 
 // System is what a host diagnosis reads besides NVML: files, the process
@@ -86,9 +87,6 @@ const (
 	CheckLibraries = "libraries"
 	CheckImage     = "image"
 )
-
-// ImageEnvFile is where torchimg images keep their facts for the self-check.
-const ImageEnvFile = "/etc/torchimg/image.env"
 
 // Diagnose runs the usual checklist: driver present and its version (NVML,
 // cross-checked with /proc/driver/nvidia/version), GPUs visible (NVML and
@@ -210,7 +208,7 @@ func Diagnose(ctx context.Context, facts host.Facts, sys System, db *compat.DB) 
 	d.Checks = append(d.Checks, libraryConflicts(sys, cache, cacheErr))
 
 	// 5. The torchimg image this runs in.
-	if data, err := fs.ReadFile(sys.FS, strings.TrimPrefix(ImageEnvFile, "/")); err == nil {
+	if data, err := fs.ReadFile(sys.FS, strings.TrimPrefix(imageenv.Path, "/")); err == nil {
 		d.Image = imageSelfCheck(data, facts, derived, nvmlRead, sys, db, inContainer)
 		for _, rs := range d.Image.Reasons {
 			if rs.Part == PartGPU {
@@ -469,65 +467,16 @@ func libraryConflicts(sys System, cache []ldEntry, cacheErr error) Item {
 	return Item{Check: CheckLibraries, Status: Warn, Message: strings.Join(problems, "; "), Advice: strings.Join(advice, "; ")}
 }
 
-// ParseImageEnv reads /etc/torchimg/image.env: shell assignments KEY='value'
-// (single quotes with '\” escapes, double quotes or bare words); comments and
-// blank lines are skipped.
-func ParseImageEnv(data []byte) map[string]string {
-	out := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = strings.TrimPrefix(line, "export ")
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || k == "" {
-			continue
-		}
-		out[k] = shellUnquote(v)
-	}
-	return out
-}
-
-func shellUnquote(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				b.WriteString(s[i+1:])
-				return b.String()
-			}
-			b.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-		case '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
-					i++
-				}
-				b.WriteByte(s[i])
-			}
-		case '\\':
-			if i+1 < len(s) {
-				i++
-				b.WriteByte(s[i])
-			}
-		case ' ', '\t':
-			return b.String() // end of the word (a trailing comment)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
 // imageSelfCheck checks the torchimg image this process runs in: its facts
 // file plus the NVIDIA_REQUIRE_* of the process environment.
 func imageSelfCheck(data []byte, facts host.Facts, derived, nvmlRead bool, sys System, db *compat.DB, inContainer bool) *Result {
-	kv := ParseImageEnv(data)
+	kv, err := imageenv.Parse(data)
+	if err != nil {
+		r := &Result{Image: ImageSummary{Ref: imageenv.Path}, Advice: []string{}, Suggestions: []Suggestion{}}
+		r.add(PartImage, Unknown, "%v", err)
+		r.Verdict = verdictOf(r.Reasons)
+		return r
+	}
 	const pre = "io.torchimg."
 	labels := map[string]string{pre + matrix.LabelSchema: matrix.SchemaVersion}
 	set := func(short, v string) {
@@ -535,24 +484,24 @@ func imageSelfCheck(data []byte, facts host.Facts, derived, nvmlRead bool, sys S
 			labels[pre+short] = v
 		}
 	}
-	set(matrix.LabelTorchVersion, orText(kv["TORCHIMG_TORCH"], "unknown"))
-	set(matrix.LabelTorchCUDA, kv["TORCHIMG_CUDA"])
-	set(matrix.LabelCUDAVersion, orText(kv["TORCHIMG_CUDA_TOOLKIT"], kv["TORCHIMG_CUDA"]))
-	set(matrix.LabelDriverMin, kv["TORCHIMG_DRIVER_MIN"])
-	set(matrix.LabelDriverMinCompat, kv["TORCHIMG_DRIVER_MIN_COMPAT"])
-	set(matrix.LabelCUDAArchs, kv["TORCHIMG_CUDA_ARCHS"])
-	set(matrix.LabelVariant, kv["TORCHIMG_VARIANT"])
+	set(matrix.LabelTorchVersion, orText(kv.Torch, "unknown"))
+	set(matrix.LabelTorchCUDA, kv.CUDA)
+	set(matrix.LabelCUDAVersion, orText(kv.CUDAToolkit, kv.CUDA))
+	set(matrix.LabelDriverMin, kv.DriverMin)
+	set(matrix.LabelDriverMinCompat, kv.DriverMinCompat)
+	set(matrix.LabelCUDAArchs, kv.CUDAArchs)
+	set(matrix.LabelVariant, kv.Variant)
 	env := map[string]string{}
 	for k, v := range sys.Env {
 		if strings.HasPrefix(k, require.EnvRequirePrefix) || k == require.EnvDisableRequire || k == require.EnvCUDAVersion {
 			env[k] = v
 		}
 	}
-	info := &report.Info{Ref: "this container (" + ImageEnvFile + ")", Labels: labels, Env: env, Prefix: "io.torchimg"}
+	info := &report.Info{Ref: "this container (" + imageenv.Path + ")", Labels: labels, Env: env, Prefix: "io.torchimg"}
 	res := Evaluate(info, Host{Facts: facts, CUDADerived: derived}, db)
 	// The minimum driver came from the facts file, not from a label.
 	src := "label io.torchimg." + matrix.LabelDriverMin
-	fromFile := "TORCHIMG_DRIVER_MIN in " + ImageEnvFile
+	fromFile := "TORCHIMG_DRIVER_MIN in " + imageenv.Path
 	res.Image.DriverMinSrc = strings.ReplaceAll(res.Image.DriverMinSrc, src, fromFile)
 	for i := range res.Advice {
 		res.Advice[i] = strings.ReplaceAll(res.Advice[i], src, fromFile)
@@ -579,14 +528,13 @@ func imageSelfCheck(data []byte, facts host.Facts, derived, nvmlRead bool, sys S
 	// The alternatives of the same release that this driver runs (CUDA=DRIVER_MIN=TAG).
 	if res.Verdict == NotCompatible && facts.Driver != "" {
 		var works []string
-		for _, alt := range strings.Fields(kv["TORCHIMG_ALTERNATIVES"]) {
-			parts := strings.SplitN(alt, "=", 3)
-			if len(parts) == 3 && parts[1] != "" && version.Valid(parts[1]) && version.Compare(facts.Driver, parts[1]) >= 0 {
-				ref := parts[2]
-				if repo := kv["TORCHIMG_REPOSITORY"]; repo != "" {
-					ref = repo + ":" + ref
+		for _, alt := range kv.Alternatives {
+			if version.Valid(alt.DriverMin) && version.Compare(facts.Driver, alt.DriverMin) >= 0 {
+				ref := alt.Tag
+				if kv.Repository != "" {
+					ref = kv.Repository + ":" + ref
 				}
-				works = append(works, fmt.Sprintf("%s (CUDA %s)", ref, parts[0]))
+				works = append(works, fmt.Sprintf("%s (CUDA %s)", ref, alt.CUDA))
 			}
 		}
 		if len(works) > 0 {

@@ -176,19 +176,6 @@ func TestDiagnose(t *testing.T) {
 	}
 }
 
-func TestParseImageEnv(t *testing.T) {
-	got := ParseImageEnv([]byte("# c\n\nA='x y'\nB='it'\\''s'\nexport C=\"q\\\"z\"\nD=bare # comment\nE=''\n"))
-	want := map[string]string{"A": "x y", "B": "it's", "C": `q"z`, "D": "bare", "E": ""}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-	if len(got) != len(want) {
-		t.Errorf("got %v", got)
-	}
-}
-
 func TestKernelDriverVersion(t *testing.T) {
 	for line, want := range map[string]string{
 		"NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n":                                       "550.54.15",

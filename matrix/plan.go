@@ -33,6 +33,9 @@ type Variant struct {
 	CUDNN           string   `json:"cudnn,omitempty"`
 	NCCL            string   `json:"nccl,omitempty"`
 	CUDAArchs       string   `json:"cuda_archs,omitempty"`
+	// RunsOn are the compute capabilities the image's torch runs on (gpu/arch applied to
+	// CUDAArchs over every GPU architecture of the compatibility data).
+	RunsOn *RunsOn `json:"runs_on,omitempty"`
 	DriverMin       string   `json:"driver_min,omitempty"`
 	DriverMinCompat string   `json:"driver_min_compat,omitempty"`
 	IndexURL        string   `json:"index_url"`
@@ -47,6 +50,13 @@ type Variant struct {
 	Alternatives []Alternative `json:"alternatives,omitempty"`
 
 	src variantSource
+}
+
+// RunsOn splits GPU compute capabilities by how the image runs there.
+type RunsOn struct {
+	Native []string `json:"native"` // a cubin for it
+	PTX    []string `json:"ptx"`    // only through PTX JIT (slow first start)
+	None   []string `json:"none"`   // no kernel it can run
 }
 
 // Alternative is another variant a user with an older driver could pull instead.

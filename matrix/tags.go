@@ -34,42 +34,43 @@ func (d TagData) CUDNN() (CUDNNVersion, error) {
 }
 
 // TorchVersion renders as "2.9.1".
-type TorchVersion struct{ V string }
+type TorchVersion struct{ v string }
 
-func (t TorchVersion) String() string     { return t.V }
-func (t TorchVersion) MajorMinor() string { return version.MajorMinor(t.V) }
-func (t TorchVersion) Major() string      { return part(t.V, 0) }
-func (t TorchVersion) Minor() string      { return part(t.V, 1) }
-func (t TorchVersion) Patch() string      { return part(t.V, 2) }
+func (t TorchVersion) String() string     { return t.v }
+func (t TorchVersion) MajorMinor() string { return version.MajorMinor(t.v) }
+func (t TorchVersion) Major() string      { return part(t.v, 0) }
+func (t TorchVersion) Minor() string      { return part(t.v, 1) }
+func (t TorchVersion) Patch() string      { return part(t.v, 2) }
 
-// CUDAVersion renders as the torch CUDA variant's minor, "12.8".
-type CUDAVersion struct{ Minor_, Full_ string }
+// CUDAVersion renders as the torch CUDA variant's minor, "12.8". Its fields are unexported, so
+// a template reaches the toolkit only through Full, which fails when it is not known.
+type CUDAVersion struct{ minor, full string }
 
-func (c CUDAVersion) String() string  { return c.Minor_ }
-func (c CUDAVersion) Short() string   { return strings.ReplaceAll(c.Minor_, ".", "") }
+func (c CUDAVersion) String() string  { return c.minor }
+func (c CUDAVersion) Short() string   { return strings.ReplaceAll(c.minor, ".", "") }
 func (c CUDAVersion) Variant() string { return "cu" + c.Short() }
-func (c CUDAVersion) Major() string   { return part(c.Minor_, 0) }
-func (c CUDAVersion) Minor() string   { return part(c.Minor_, 1) }
+func (c CUDAVersion) Major() string   { return part(c.minor, 0) }
+func (c CUDAVersion) Minor() string   { return part(c.minor, 1) }
 
 // Full is the toolkit of the base image, "12.8.1".
 func (c CUDAVersion) Full() (string, error) {
-	if c.Full_ == "" {
-		return "", fmt.Errorf("the full CUDA toolkit version of CUDA %s is not known", c.Minor_)
+	if c.full == "" {
+		return "", fmt.Errorf("the full CUDA toolkit version of CUDA %s is not known", c.minor)
 	}
-	return c.Full_, nil
+	return c.full, nil
 }
 
 // PythonVersion renders as "3.12".
-type PythonVersion struct{ V string }
+type PythonVersion struct{ v string }
 
-func (p PythonVersion) String() string { return p.V }
-func (p PythonVersion) Short() string  { return strings.ReplaceAll(p.V, ".", "") }
+func (p PythonVersion) String() string { return p.v }
+func (p PythonVersion) Short() string  { return strings.ReplaceAll(p.v, ".", "") }
 
 // CUDNNVersion renders as "9.10.2.21".
-type CUDNNVersion struct{ V string }
+type CUDNNVersion struct{ v string }
 
-func (c CUDNNVersion) String() string { return c.V }
-func (c CUDNNVersion) Major() string  { return part(c.V, 0) }
+func (c CUDNNVersion) String() string { return c.v }
+func (c CUDNNVersion) Major() string  { return part(c.v, 0) }
 
 func part(v string, i int) string {
 	ps := strings.Split(v, ".")

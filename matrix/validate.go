@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/torchimg/torchimg/gpu/arch"
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix/compat"
 )
@@ -338,6 +339,8 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 	}
 	if tv.Archs.Known() {
 		v.CUDAArchs = tv.Archs.Value
+		native, ptx, none := arch.ParseList(v.CUDAArchs).Runnable(db.GPUArchitectures())
+		v.RunsOn = &RunsOn{Native: native, PTX: ptx, None: none}
 	}
 	if md := db.MinDriver(toolkit); md.Known() {
 		v.DriverMin = md.Value

@@ -1,7 +1,6 @@
 package smoke
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -12,10 +11,8 @@ import (
 	"strings"
 
 	"github.com/torchimg/torchimg/report"
+	"github.com/torchimg/torchimg/templates/imageenv"
 )
-
-// DefaultImageEnv is the facts file every torchimg image carries.
-const DefaultImageEnv = "/etc/torchimg/image.env"
 
 // Host runs the probe with a Python on this machine: for CI jobs that already run inside the
 // image (a job `container:` with the GPU passed in). Inside a torchimg image (its
@@ -23,7 +20,7 @@ const DefaultImageEnv = "/etc/torchimg/image.env"
 type Host struct {
 	// Python is the interpreter (default python3 on PATH, else python).
 	Python string
-	// ImageEnv is the image facts file (default DefaultImageEnv); "-" reads none.
+	// ImageEnv is the image facts file (default imageenv.Path); "-" reads none.
 	ImageEnv string
 	// TempDir holds the probe script while it runs (default os.TempDir()).
 	TempDir string
@@ -67,20 +64,17 @@ func (h *Host) Variant() string {
 		return ""
 	}
 	if path == "" {
-		path = DefaultImageEnv
+		path = imageenv.Path
 	}
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "TORCHIMG_VARIANT="); ok {
-			return strings.Trim(v, `'"`)
-		}
+	f, err := imageenv.Parse(data)
+	if err != nil {
+		return ""
 	}
-	return ""
+	return f.Variant
 }
 
 // Selects implements Selector: inside a torchimg image, only its own variant. Outside one,

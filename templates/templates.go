@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"text/template"
 
+	"github.com/torchimg/torchimg/gpu/require"
 	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/templates/imageenv"
 )
 
 //go:embed default
@@ -62,6 +65,8 @@ type Data struct {
 	Env          []KV // sorted
 	Labels       []KV // sorted
 	TemplateName string
+	// ImageEnv is where the facts file goes in the image (imageenv.Path).
+	ImageEnv string
 }
 
 func sortedKV(m map[string]string) []KV {
@@ -78,10 +83,6 @@ func sortedKV(m map[string]string) []KV {
 func Quote(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`)
 	return `"` + r.Replace(s) + `"`
-}
-
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 var funcs = template.FuncMap{
@@ -131,7 +132,7 @@ func Render(p *matrix.Plan, v *matrix.Variant) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := Data{V: v, Plan: p, Env: sortedKV(v.Env), Labels: sortedKV(v.Labels), TemplateName: name}
+	data := Data{V: v, Plan: p, Env: sortedKV(v.Env), Labels: sortedKV(v.Labels), TemplateName: name, ImageEnv: imageenv.Path}
 	ctx := &Context{Files: map[string][]byte{}}
 	for fname, b := range src {
 		if !strings.HasSuffix(fname, ".tmpl") {
@@ -151,31 +152,22 @@ func Render(p *matrix.Plan, v *matrix.Variant) (*Context, error) {
 	if _, ok := ctx.Files["Dockerfile"]; !ok {
 		return nil, fmt.Errorf("template %s has no %s", name, DockerfileTemplate)
 	}
-	ctx.Files["image.env"] = imageEnv(p, v)
+	ctx.Files[path.Base(imageenv.Path)] = imageEnv(p, v)
 	return ctx, nil
 }
 
-// imageEnv is the facts file the in-image self-check reads (shell variable assignments).
+// imageEnv is the facts file the in-image self-check reads.
 func imageEnv(p *matrix.Plan, v *matrix.Variant) []byte {
-	var alts []string
+	f := imageenv.Facts{
+		Variant: v.ID, Repository: p.Repository, Torch: v.Torch, CUDA: v.CUDA, CUDAToolkit: v.CUDAToolkit,
+		DriverMin: v.DriverMin, DriverMinCompat: v.DriverMinCompat, CUDAArchs: v.CUDAArchs,
+	}
+	f.ForwardCompat, _ = require.ForwardCompat([]string{v.Env[require.EnvRequireCUDA]})
+	if v.RunsOn != nil {
+		f.GPUNative, f.GPUPTX, f.GPUNone = v.RunsOn.Native, v.RunsOn.PTX, v.RunsOn.None
+	}
 	for _, a := range v.Alternatives {
-		alts = append(alts, a.CUDA+"="+a.DriverMin+"="+a.Tag)
+		f.Alternatives = append(f.Alternatives, imageenv.Alternative{CUDA: a.CUDA, DriverMin: a.DriverMin, Tag: a.Tag})
 	}
-	vals := []KV{
-		{"TORCHIMG_VARIANT", v.ID},
-		{"TORCHIMG_REPOSITORY", p.Repository},
-		{"TORCHIMG_TORCH", v.Torch},
-		{"TORCHIMG_CUDA", v.CUDA},
-		{"TORCHIMG_CUDA_TOOLKIT", v.CUDAToolkit},
-		{"TORCHIMG_DRIVER_MIN", v.DriverMin},
-		{"TORCHIMG_DRIVER_MIN_COMPAT", v.DriverMinCompat},
-		{"TORCHIMG_CUDA_ARCHS", v.CUDAArchs},
-		{"TORCHIMG_ALTERNATIVES", strings.Join(alts, " ")},
-	}
-	var b bytes.Buffer
-	b.WriteString("# Facts about this image for the torchimg self-check (generated; see the image labels).\n")
-	for _, kv := range vals {
-		fmt.Fprintf(&b, "%s=%s\n", kv.Key, shellQuote(kv.Value))
-	}
-	return b.Bytes()
+	return f.Marshal()
 }

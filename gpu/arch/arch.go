@@ -253,16 +253,18 @@ func (l List) SameFlags(flags string) bool {
 	return slices.Equal(l.Flags(), slices.Compact(got))
 }
 
-// Runnable splits compute capabilities into those the list runs natively and those it runs
-// only through PTX JIT (the in-image self-check looks a GPU up in them).
-func (l List) Runnable(ccs []string) (native, ptx []string) {
+// Runnable splits compute capabilities into those the list runs natively, those it runs only
+// through PTX JIT, and those it does not run on (the in-image self-check looks a GPU up in them).
+func (l List) Runnable(ccs []string) (native, ptx, none []string) {
 	for _, cc := range ccs {
 		switch s, _ := l.RunsOn(cc); s {
 		case Native:
 			native = append(native, cc)
 		case PTX:
 			ptx = append(ptx, cc)
+		case None:
+			none = append(none, cc)
 		}
 	}
-	return native, ptx
+	return native, ptx, none
 }

@@ -58,8 +58,8 @@ func TestFlags(t *testing.T) {
 }
 
 func TestRunnable(t *testing.T) {
-	native, ptx := arch.ParseList("8.0;9.0+PTX").Runnable([]string{"7.5", "8.0", "8.6", "9.0", "10.0", "12.0"})
-	if strings.Join(native, " ") != "8.0 8.6 9.0" || strings.Join(ptx, " ") != "10.0 12.0" {
-		t.Errorf("native %v, ptx %v", native, ptx)
+	native, ptx, none := arch.ParseList("8.0;9.0+PTX").Runnable([]string{"7.5", "8.0", "8.6", "9.0", "10.0", "12.0"})
+	if strings.Join(native, " ") != "8.0 8.6 9.0" || strings.Join(ptx, " ") != "10.0 12.0" || strings.Join(none, " ") != "7.5" {
+		t.Errorf("native %v, ptx %v, none %v", native, ptx, none)
 	}
 }

@@ -61,6 +61,7 @@ type DB struct {
 	images        map[string]*image
 	brands        map[string][]string
 	brandsSource  string
+	gpuArchs      []string
 }
 
 type tagKey struct{ os, flavor string }
@@ -390,4 +391,28 @@ func (db *DB) ArchSupported(toolkit, cc string) Fact {
 		return a.Major == mj && a.Minor == mn
 	})
 	return Fact{Value: strconv.FormatBool(supported), Source: c.Archs.Source, Note: c.Archs.Note, Verified: true}
+}
+
+// GPUArchitectures lists every compute capability some CUDA toolkit of the data can target
+// (the union of the toolkits' architecture lists), ascending: the GPUs there are.
+func (db *DB) GPUArchitectures() []string { return slices.Clone(db.gpuArchs) }
+
+func gpuArchitectures(db *DB) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, minor := range db.cudaVersions {
+		c := db.cuda[minor]
+		if !c.Archs.Known() {
+			continue
+		}
+		for _, a := range arch.ParseList(c.Archs.Value).Entries {
+			cc := fmt.Sprintf("%d.%d", a.Major, a.Minor)
+			if !seen[cc] {
+				seen[cc] = true
+				out = append(out, cc)
+			}
+		}
+	}
+	slices.SortFunc(out, version.Compare)
+	return out
 }

@@ -573,5 +573,6 @@ func (v *validator) build(f *fileDB) *DB {
 		}
 	}
 	sort.Slice(db.torchVersions, func(a, b int) bool { return version.Compare(db.torchVersions[a], db.torchVersions[b]) < 0 })
+	db.gpuArchs = gpuArchitectures(db)
 	return db
 }

@@ -3,6 +3,8 @@
 # from /proc/driver/nvidia/version (no nvidia-smi needed), and says precisely what is wrong:
 # no GPU passed in, container toolkit missing, or a driver too old for this image's CUDA,
 # with the driver or the tag that would work.
+# The default is templates/imageenv.Path (a test keeps them equal); the facts come from torchimg's
+# driver and architecture rules, rendered at build time.
 facts=${TORCHIMG_FACTS_FILE:-/etc/torchimg/image.env}
 [ -r "$facts" ] || exit 0
 . "$facts"
@@ -28,7 +30,7 @@ if [ -r "$version_file" ]; then
 fi
 
 devices=""
-for d in /dev/nvidia[0-9]* ; do
+for d in "${TORCHIMG_DEV_DIR:-/dev}"/nvidia[0-9]* ; do
 	[ -e "$d" ] && devices="$devices $d"
 done
 
@@ -53,6 +55,19 @@ fi
 if [ -z "$libcuda" ]; then
 	say "GPU devices are present ($devices ) but the driver library libcuda.so.1 is not: the NVIDIA Container Toolkit is missing or not configured."
 	say "install it and run 'nvidia-ctk runtime configure' (docker --gpus), or generate a CDI spec with 'nvidia-ctk cdi generate'."
+fi
+
+# GPU architectures: nvidia-smi (mounted by the toolkit with the utility capability) names each
+# GPU's compute capability; image.env lists how this image's torch runs on each.
+if command -v nvidia-smi >/dev/null 2>&1; then
+	for cc in $(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null); do
+		case " ${TORCHIMG_GPU_PTX:-} " in *" $cc "*)
+			say "GPU compute capability $cc runs this image's torch only through PTX JIT: the first start compiles every kernel (minutes; cached in ~/.nv/ComputeCache)." ;;
+		esac
+		case " ${TORCHIMG_GPU_NONE:-} " in *" $cc "*)
+			say "this image's torch has no kernels for GPU compute capability $cc (built for ${TORCHIMG_CUDA_ARCHS:-?}): CUDA calls will fail with 'no kernel image is available'. Use a torch build that lists $cc." ;;
+		esac
+	done
 fi
 
 if [ -z "$driver" ]; then
@@ -92,5 +107,9 @@ say "driver $driver is too old for CUDA $cuda: this image needs driver >= $need.
 if [ -n "$works" ]; then
 	say "images of this release that run on driver $driver:$works"
 fi
-say "or install an NVIDIA driver >= ${min:-$compat}. Datacenter GPUs on a branch listed in NVIDIA_REQUIRE_CUDA may also run it with the cuda-compat package."
+if [ -n "${TORCHIMG_FORWARD_COMPAT:-}" ]; then
+	say "or install an NVIDIA driver >= ${min:-$compat}. Datacenter GPUs on driver branch $(echo "$TORCHIMG_FORWARD_COMPAT" | tr ' ' '/') also run it, through the image's forward-compatibility libraries (not GeForce)."
+else
+	say "or install an NVIDIA driver >= ${min:-$compat}."
+fi
 exit 0
