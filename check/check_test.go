@@ -6,6 +6,7 @@ import (
 
 	"github.com/torchimg/torchimg/gpu/arch"
 	"github.com/torchimg/torchimg/gpu/arch/archtest"
+	"github.com/torchimg/torchimg/gpu/driver/drivertest"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix"
@@ -353,30 +354,6 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
-func TestDriverCUDA(t *testing.T) {
-	db := testDB(t)
-	for _, tc := range []struct {
-		driver, want string
-		ok           bool
-	}{
-		{"525.147.05", "12.0", true},
-		{"535.104.05", "12.2", true},
-		{"535.86.09", "12.2", true},
-		{"535.54.02", "12.1", true},
-		{"570.124.06", "12.8", true},
-		{"565.57.01", "12.6", true},
-		{"580.95.05", "13.0", true},
-		{"520.61.05", "11.8", true},
-		{"470.256.02", "", false},
-		{"garbage", "", false},
-	} {
-		got, ok := DriverCUDA(db, tc.driver)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("DriverCUDA(%s) = %q, %v; want %q, %v", tc.driver, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 func TestWhatIfHost(t *testing.T) {
 	db := testDB(t)
 	h := whatIf(t, db, WhatIf{Driver: "535.104.05", CCs: []string{"7.0", "sm_90"}, Brand: "Tesla"})
@@ -455,6 +432,19 @@ func TestArchitectures(t *testing.T) {
 		r := Evaluate(im, whatIf(t, db, WhatIf{Driver: "580.95.05", Brand: "nvidia", CCs: []string{tc.CC}}), db)
 		if got := statusOf(r, PartArch); got != want[tc.Want] {
 			t.Errorf("%q on %s: arch %s, want %s\n%s", tc.List, tc.CC, got, want[tc.Want], allText(r))
+		}
+	}
+}
+
+// check's driver part follows gpu/driver on every shared case.
+func TestDriverCases(t *testing.T) {
+	db := testDB(t)
+	for _, tc := range drivertest.Cases {
+		im := torchimgImage(t, db, "2.9.1", tc.Toolkit, archs128)
+		h := nvmlHost(tc.Driver, tc.CUDA, host.GPU{Name: "GPU", Brand: tc.Brand, Arch: "9.0"})
+		r := Evaluate(im, h, db)
+		if got := statusOf(r, PartDriver); got != Status(tc.Want) {
+			t.Errorf("%s: driver %s, want %s\n%s", tc.Name, got, tc.Want, allText(r))
 		}
 	}
 }

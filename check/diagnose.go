@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/torchimg/torchimg/gpu/driver"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/gpu/require"
 	"github.com/torchimg/torchimg/internal/version"
@@ -113,7 +114,7 @@ func Diagnose(ctx context.Context, facts host.Facts, sys System, db *compat.DB) 
 		add(CheckDriver, OK, "", "NVIDIA driver %s, supports CUDA %s", facts.Driver, orDash(facts.CUDA))
 	case procVer != "" && strings.Contains(facts.Reason, "without cgo"):
 		facts, nvmlRead = host.Facts{DriverFound: true, Driver: procVer}, false
-		if c, ok := DriverCUDA(db, procVer); ok {
+		if c, ok := driver.CUDAOf(db, procVer); ok {
 			facts.CUDA, derived = c, true
 		}
 		add(CheckDriver, Warn, "use a torchimg binary built with cgo to read NVML (GPU names and compute capabilities)",

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/torchimg/torchimg/gpu/arch"
+	"github.com/torchimg/torchimg/gpu/driver"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/internal/version"
 	"github.com/torchimg/torchimg/matrix/compat"
@@ -39,7 +40,7 @@ var Brands = []string{"tesla", "quadro", "nvs", "grid", "geforce", "titan", "nvi
 	"quadrortx", "geforcertx", "titanrtx", "vapps", "vpc", "vcs", "vws", "cloudgaming", "unknown"}
 
 // Host builds the host. The CUDA version, when not given, is derived from the
-// driver with db (see DriverCUDA).
+// driver with db (driver.CUDAOf).
 func (w WhatIf) Host(db *compat.DB) (Host, error) {
 	h := Host{WhatIf: true, Facts: host.Facts{DriverFound: true}}
 	if w.Driver != "" {
@@ -55,7 +56,7 @@ func (w WhatIf) Host(db *compat.DB) (Host, error) {
 		}
 		h.Facts.CUDA = version.MajorMinor(w.CUDA)
 	case w.Driver != "":
-		if c, ok := DriverCUDA(db, w.Driver); ok {
+		if c, ok := driver.CUDAOf(db, w.Driver); ok {
 			h.Facts.CUDA, h.CUDADerived = c, true
 		}
 	}
@@ -77,31 +78,14 @@ func (w WhatIf) Host(db *compat.DB) (Host, error) {
 	return h, nil
 }
 
-// DriverCUDA derives the CUDA version a Linux driver supports from the
-// compatibility data: the highest CUDA update release whose minimum driver is
-// <= driver (525.147.05 → 12.0, 535.104.05 → 12.2, 570.124.06 → 12.8). A
-// real driver may report a CUDA minor that has no toolkit release (565 →
-// 12.7), which this cannot know; ok is false when no release qualifies.
-func DriverCUDA(db *compat.DB, driver string) (cuda string, ok bool) {
-	if db == nil || !version.Valid(driver) {
-		return "", false
+// DriverHost is the host as the driver rule sees it: the driver, its CUDA version and every
+// visible GPU's brand and architecture.
+func (h Host) DriverHost() driver.Host {
+	rh := h.Facts.RequireHost()
+	if h.WhatIf {
+		rh.CUDA, rh.Driver = h.Facts.CUDA, h.Facts.Driver
 	}
-	best := ""
-	for _, minor := range db.CUDAVersions() {
-		r, _ := db.CUDA(minor)
-		for _, u := range r.Updates {
-			if !u.MinDriver.Known() || version.Compare(u.MinDriver.Value, driver) > 0 {
-				continue
-			}
-			if best == "" || version.Compare(u.Version, best) > 0 {
-				best = u.Version
-			}
-		}
-	}
-	if best == "" {
-		return "", false
-	}
-	return version.MajorMinor(best), true
+	return driver.Host{Driver: rh.Driver, CUDA: rh.CUDA, Devices: rh.Devices, WhatIf: h.WhatIf}
 }
 
 // HostSummary is the host part of a Result.

@@ -38,11 +38,11 @@ func Suggest(cands []*report.Info, h Host, db *compat.DB, skipDigest string) []S
 			continue
 		}
 		im := readImage(c, db)
-		cuda := im.cudaMinor()
+		cuda := im.need.CUDAMinor()
 		if im.variant != "" {
-			cuda = im.variant + " (CUDA " + orDash(im.cuda) + ")"
-		} else if im.cuda != "" {
-			cuda = im.cuda
+			cuda = im.variant + " (CUDA " + orDash(im.need.CUDA) + ")"
+		} else if im.need.CUDA != "" {
+			cuda = im.need.CUDA
 		}
 		note := ""
 		if res.PTXJIT {
@@ -50,7 +50,7 @@ func Suggest(cands []*report.Info, h Host, db *compat.DB, skipDigest string) []S
 		}
 		for _, t := range c.Tags {
 			rows = append(rows, row{
-				s:        Suggestion{Tag: t, Torch: im.torch, CUDA: cuda, DriverMin: im.driverMin, Note: note},
+				s:        Suggestion{Tag: t, Torch: im.torch, CUDA: cuda, DriverMin: im.need.Min, Note: note},
 				floating: floatingLooking(t, im),
 			})
 		}
@@ -99,7 +99,7 @@ func floatingLooking(tag string, im image) bool {
 	if im.torch != "" && strings.Count(im.torch, ".") >= 2 && strings.Contains(tag, im.torch) {
 		return false
 	}
-	if im.cuda != "" && strings.Count(im.cuda, ".") >= 2 && strings.Contains(tag, im.cuda) {
+	if im.need.CUDA != "" && strings.Count(im.need.CUDA, ".") >= 2 && strings.Contains(tag, im.need.CUDA) {
 		return false
 	}
 	return true

@@ -199,7 +199,7 @@ tags:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v := sr.Variants[0]; v.Status != report.Failed || !v.Required || v.GPU != nil || !strings.Contains(v.Reason, "cuda>=12.8 not satisfied: the driver supports CUDA 12.0 (driver 525.147.05)") {
+		if v := sr.Variants[0]; v.Status != report.Failed || !v.Required || v.GPU != nil || !strings.Contains(v.Reason, "this host: driver 525.147.05 supports CUDA 12.0") {
 			t.Errorf("requirement unmet: %+v", v)
 		}
 	})

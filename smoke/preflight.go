@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/torchimg/torchimg/gpu/arch"
+	"github.com/torchimg/torchimg/gpu/driver"
 	"github.com/torchimg/torchimg/gpu/host"
-	"github.com/torchimg/torchimg/gpu/require"
 	"github.com/torchimg/torchimg/matrix"
 
 	"github.com/torchimg/torchimg/report"
@@ -22,10 +22,10 @@ const (
 // not, its report entry (skipped, or failed under ModeOn). blocked is a reason the runner
 // cannot test it ("" when it can). With run true the entry is the start of the result.
 //
-// The checks, in order: the mode, the build, a GPU on the host, the runner, the image's
-// NVIDIA_REQUIRE_* evaluated as the NVIDIA container toolkit does (gpu/require), and every
-// GPU's architecture against the image's cuda.archs label (same-major binary compatibility,
-// or PTX of an older architecture).
+// The checks, in order: the mode, the build, a GPU on the host, the runner, the image's driver
+// needs judged as check judges them (gpu/driver: NVIDIA_REQUIRE_* evaluated as the NVIDIA
+// container toolkit does), and every GPU's architecture against the image's cuda.archs label
+// (gpu/arch).
 func Decide(mode Mode, facts host.Facts, t Target, blocked string) (v report.SmokeVariant, run bool) {
 	v = report.SmokeVariant{ID: t.ID, Digest: t.Digest, Ref: t.Ref, Required: mode == ModeOn}
 	if mode == ModeOff {
@@ -70,15 +70,10 @@ func untestable(facts host.Facts, t Target, blocked string) string {
 		return blocked
 	}
 	if t.Env != nil {
-		reqs, disabled, err := require.ImageRequirements(t.Env)
-		if err != nil {
-			return err.Error()
-		}
-		if !disabled && len(reqs) > 0 {
-			if res := require.Evaluate(reqs, facts.RequireHost()); !res.Satisfied {
-				f := res.Failed[0]
-				return fmt.Sprintf("the image's NVIDIA requirements are not met on this host (the container toolkit would refuse it): %s", f.Reason)
-			}
+		rh := facts.RequireHost()
+		j := driver.Judge(driver.ImageOf(t.Labels, t.LabelsPrefix, t.Env, nil), driver.Host{Driver: rh.Driver, CUDA: rh.CUDA, Devices: rh.Devices})
+		if j.Status() == driver.Fail {
+			return "the image's driver requirements are not met on this host (the container toolkit would refuse it): " + j.Reason()
 		}
 	}
 	archs := t.Labels[t.LabelsPrefix+"."+matrix.LabelCUDAArchs]

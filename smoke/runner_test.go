@@ -11,7 +11,10 @@ import (
 
 	"github.com/torchimg/torchimg/gpu/arch"
 	"github.com/torchimg/torchimg/gpu/arch/archtest"
+	"github.com/torchimg/torchimg/gpu/driver"
+	"github.com/torchimg/torchimg/gpu/driver/drivertest"
 	"github.com/torchimg/torchimg/gpu/host"
+	"github.com/torchimg/torchimg/matrix/compat"
 	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
 )
@@ -65,7 +68,7 @@ func TestDecide(t *testing.T) {
 		{"on no GPU", smoke.ModeOn, noGPU, target(archs), "", false, "failed", "--gpu on requires it: no GPU on this host", true},
 		{"auto driver, no GPUs", smoke.ModeAuto, facts("580.95.05", "13.0"), target(archs), "", false, "skipped", "no GPU on this host (NVIDIA driver 580.95.05 sees no GPU)", false},
 
-		{"auto requirement unmet", smoke.ModeAuto, old, target(archs), "", false, "skipped", "cuda>=12.8 not satisfied: the driver supports CUDA 12.4 (driver 550.54.15)", false},
+		{"auto requirement unmet", smoke.ModeAuto, old, target(archs), "", false, "skipped", "this host: driver 550.54.15 supports CUDA 12.4", false},
 		{"on requirement unmet", smoke.ModeOn, old, target(archs), "", false, "failed", "the container toolkit would refuse it", true},
 		{"requirement met by branch 535", smoke.ModeOn, facts("535.247.01", "12.2", host.GPU{Name: "Tesla T4", Brand: "tesla", Arch: "7.5"}), target(archs), "", true, "", "", true},
 
@@ -108,6 +111,23 @@ func TestPreflightArchitectures(t *testing.T) {
 		v, run := smoke.Decide(smoke.ModeAuto, facts("580.95.05", "13.0", gpu), tg, "")
 		if run == (tc.Want == arch.None) {
 			t.Errorf("%q on %s: run %v (%s), want run %v", tc.List, tc.CC, run, v.Reason, tc.Want != arch.None)
+		}
+	}
+}
+
+// The preflight tests a variant unless gpu/driver says the driver fails it.
+func TestPreflightDrivers(t *testing.T) {
+	db, err := compat.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range drivertest.Cases {
+		tg := target(archs)
+		tg.Env["NVIDIA_REQUIRE_CUDA"] = db.RequireCUDA(tc.Toolkit).Value
+		tg.Labels["io.torchimg.cuda.version"] = tc.Toolkit
+		v, run := smoke.Decide(smoke.ModeAuto, facts(tc.Driver, tc.CUDA, host.GPU{Name: "GPU", Brand: tc.Brand, Arch: "9.0"}), tg, "")
+		if run == (tc.Want == driver.Fail) {
+			t.Errorf("%s: run %v (%s), want run %v", tc.Name, run, v.Reason, tc.Want != driver.Fail)
 		}
 	}
 }
