@@ -27,15 +27,15 @@ type Variant struct {
 	Env           map[string]string `json:"env"`
 	BuildArgs     map[string]string `json:"build_args"`
 
-	TorchVariant    string   `json:"torch_variant"`
-	PyPIDefault     bool     `json:"pypi_default"`
-	CUDAToolkit     string   `json:"cuda_toolkit"`
-	CUDNN           string   `json:"cudnn,omitempty"`
-	NCCL            string   `json:"nccl,omitempty"`
-	CUDAArchs       string   `json:"cuda_archs,omitempty"`
+	TorchVariant string `json:"torch_variant"`
+	PyPIDefault  bool   `json:"pypi_default"`
+	CUDAToolkit  string `json:"cuda_toolkit"`
+	CUDNN        string `json:"cudnn,omitempty"`
+	NCCL         string `json:"nccl,omitempty"`
+	CUDAArchs    string `json:"cuda_archs,omitempty"`
 	// RunsOn are the compute capabilities the image's torch runs on (gpu/arch applied to
 	// CUDAArchs over every GPU architecture of the compatibility data).
-	RunsOn *RunsOn `json:"runs_on,omitempty"`
+	RunsOn          *RunsOn  `json:"runs_on,omitempty"`
 	DriverMin       string   `json:"driver_min,omitempty"`
 	DriverMinCompat string   `json:"driver_min_compat,omitempty"`
 	IndexURL        string   `json:"index_url"`
