@@ -34,8 +34,8 @@ type Request struct {
 	// Revision is the source revision (git commit) recorded in org.opencontainers.image.revision.
 	Revision string
 	NoCache  bool
-	// Status, when set, receives BuildKit progress; the builder closes it when done.
-	Status chan *client.SolveStatus
+	// Progress, when set, gets every BuildKit status update of the build, until Build returns.
+	Progress func(*client.SolveStatus)
 }
 
 // Output says where a built image goes: a staging repository (pushed by digest, with the

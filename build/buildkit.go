@@ -14,38 +14,27 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/cli/cli/config"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/buildkit/client"
-	_ "github.com/moby/buildkit/client/connhelper/dockercontainer" // docker-container:// builders
-	_ "github.com/moby/buildkit/client/connhelper/kubepod"         // kube-pod:// builders
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/tonistiigi/fsutil"
 
+	"github.com/torchimg/torchimg/internal/buildkit"
+	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
 )
 
-// DefaultAddr is where buildkitd listens by default.
-const DefaultAddr = "unix:///run/buildkit/buildkitd.sock"
-
-// TLS configures a tcp:// builder.
-type TLS struct {
-	ServerName, CA, Cert, Key string
-}
-
 // BuildKit builds variants on one buildkitd.
 type BuildKit struct {
-	Addr    string
-	Version string
-	c       *client.Client
-	workDir string
+	Daemon   *buildkit.Daemon
+	workDir  string
+	registry *registry.Client
 
 	mu    sync.Mutex
 	bases map[string]*baseDigest // base image → its digest, resolved once per run
@@ -59,91 +48,28 @@ type baseDigest struct {
 
 var _ Interface = (*BuildKit)(nil)
 
-// Connect dials a buildkitd and checks that it answers (the client connects lazily, so a
-// missing daemon would otherwise only show up in the first build).
-func Connect(ctx context.Context, addr string, tls TLS, workDir string) (*BuildKit, error) {
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	var opts []client.ClientOpt
-	if tls.CA != "" || tls.ServerName != "" {
-		opts = append(opts, client.WithServerConfig(tls.ServerName, tls.CA))
-	}
-	if tls.Cert != "" || tls.Key != "" {
-		opts = append(opts, client.WithCredentials(tls.Cert, tls.Key))
-	}
-	c, err := client.New(ctx, addr, opts...)
-	if err != nil {
-		return nil, noDaemon(addr, err)
-	}
-	ictx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	info, err := c.Info(ictx)
-	if err != nil {
-		c.Close()
-		return nil, noDaemon(addr, err)
-	}
-	return &BuildKit{Addr: addr, Version: info.BuildkitVersion.Version, c: c, workDir: workDir}, nil
+// NewBuildKit builds on a connected daemon; build contexts go into temporary directories under
+// workDir, and staged images are read back through c.
+func NewBuildKit(d *buildkit.Daemon, workDir string, c *registry.Client) *BuildKit {
+	return &BuildKit{Daemon: d, workDir: workDir, registry: c}
 }
-
-// NoDaemonError says that no BuildKit daemon answered, and how to start one.
-type NoDaemonError struct {
-	Addr string
-	Err  error
-}
-
-func (e *NoDaemonError) Error() string {
-	return fmt.Sprintf("no BuildKit daemon answers at %s (%v).\n"+
-		"Start one, then pass its address with --builder or TORCHIMG_BUILDER:\n"+
-		"  sudo buildkitd --addr %s                      # a local daemon (needs runc)\n"+
-		"  docker buildx create --name torchimg --driver docker-container --bootstrap\n"+
-		"    → --builder docker-container://buildx_buildkit_torchimg0\n"+
-		"  a remote daemon: --builder tcp://HOST:1234 --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem",
-		e.Addr, shortErr(e.Err), DefaultAddr)
-}
-
-func (e *NoDaemonError) Unwrap() error { return e.Err }
-
-func noDaemon(addr string, err error) error { return &NoDaemonError{Addr: addr, Err: err} }
-
-func shortErr(err error) string {
-	s := err.Error()
-	if i := strings.LastIndex(s, "desc = "); i >= 0 {
-		s = s[i+len("desc = "):]
-	}
-	return s
-}
-
-// Close closes the connection.
-func (b *BuildKit) Close() error { return b.c.Close() }
 
 // Build implements Interface.
 func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, error) {
 	res := newResult(req)
-	res.Builder = b.Addr
-	status := req.Status
-	if status == nil {
-		status = make(chan *client.SolveStatus)
-		go func() {
-			for range status {
-			}
-		}()
-	}
+	res.Builder = b.Daemon.Addr
 	v := req.Variant
 
 	ctxDir, err := os.MkdirTemp(b.workDir, "ctx-"+v.ID+"-")
 	if err != nil {
-		close(status)
 		return finish(res, report.Failed, report.StageRender, fmt.Errorf("build context for %s: %w", v.ID, err))
 	}
 	defer os.RemoveAll(ctxDir)
 	if err := req.Context.WriteDir(ctxDir); err != nil {
-		close(status)
 		return finish(res, report.Failed, report.StageRender, err)
 	}
 	fs, err := fsutil.NewFS(ctxDir)
 	if err != nil {
-		close(status)
 		return finish(res, report.Failed, report.StageRender, fmt.Errorf("build context for %s: %w", v.ID, err))
 	}
 
@@ -152,18 +78,28 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, 
 	var rerr error
 	res.BaseDigest, rerr = b.baseDigest(ctx, v)
 	if rerr != nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("base image %s not pinned by digest: %s", v.Base, shortErr(rerr)))
+		res.Notes = append(res.Notes, fmt.Sprintf("base image %s not pinned by digest: %s", v.Base, buildkit.ShortError(rerr)))
 	}
 	opt, err := b.solveOpt(req, fs, res.BaseDigest)
 	if err != nil {
-		close(status)
 		return finish(res, report.Failed, report.StageExport, err)
 	}
 
 	var probe *report.Probe
 	stage := report.StageSolve
 	var solveDone, probeDone time.Time
-	resp, err := b.c.Build(ctx, opt, "torchimg", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+	// BuildKit closes the status channel when the build returns; the drain runs until then.
+	status := make(chan *client.SolveStatus)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for s := range status {
+			if req.Progress != nil {
+				req.Progress(s)
+			}
+		}
+	}()
+	resp, err := b.Daemon.Client.Build(ctx, opt, "torchimg", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		fe := maps.Clone(opt.FrontendAttrs)
 		r, err := gc.Solve(ctx, gateway.SolveRequest{Frontend: "dockerfile.v0", FrontendOpt: fe, Evaluate: true})
 		if err != nil {
@@ -183,6 +119,7 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, 
 		stage = report.StageExport
 		return r, nil
 	}, status)
+	<-drained
 	if !solveDone.IsZero() {
 		res.Timings.Solve = solveDone.Sub(res.Started).Seconds()
 	}
@@ -197,7 +134,7 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, 
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			return finish(res, report.Cancelled, stage, fmt.Errorf("%s: cancelled", v.ID))
 		}
-		return finish(res, report.Failed, stage, fmt.Errorf("%s: %s: %s", v.ID, stage, cleanSolveErr(err)))
+		return finish(res, report.Failed, stage, fmt.Errorf("%s: %s: %s", v.ID, stage, buildkit.CleanError(err)))
 	}
 	res.Digest = resp.ExporterResponse[exptypes.ExporterImageDigestKey]
 	if req.Output.StageRepo != "" {
@@ -211,7 +148,7 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, 
 			return finish(res, report.Failed, report.StageExport, fmt.Errorf("%s: replace OCI layout: %w", v.ID, err))
 		}
 	}
-	if n, err := imageSize(ctx, res); err == nil {
+	if n, err := imageSize(ctx, b.registry, res); err == nil {
 		res.Size = n
 	}
 	return finish(res, report.Passed, "", nil)
@@ -238,8 +175,8 @@ func (b *BuildKit) baseDigest(ctx context.Context, v *matrix.Variant) (string, e
 func (b *BuildKit) resolveBase(ctx context.Context, v *matrix.Variant) (string, error) {
 	var dgst string
 	var rerr error
-	opt := client.SolveOpt{Session: []session.Attachable{authSession()}}
-	_, err := b.c.Build(ctx, opt, "torchimg-resolve", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+	opt := client.SolveOpt{Session: []session.Attachable{buildkit.Auth()}}
+	_, err := b.Daemon.Client.Build(ctx, opt, "torchimg-resolve", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		_, d, _, err := gc.ResolveImageConfig(ctx, v.Base, sourceresolver.Opt{
 			ImageOpt: &sourceresolver.ResolveImageOpt{ResolveMode: llb.ResolveModeDefault.String()},
 		})
@@ -253,13 +190,6 @@ func (b *BuildKit) resolveBase(ctx context.Context, v *matrix.Variant) (string, 
 		return "", err
 	}
 	return dgst, rerr
-}
-
-// authSession gives the daemon the credentials of the docker config and credential helpers.
-func authSession() session.Attachable {
-	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(os.Stderr)),
-	})
 }
 
 func tagOf(ref name.Reference) string {
@@ -357,7 +287,7 @@ func (b *BuildKit) solveOpt(req Request, fs fsutil.FS, baseDigest string) (clien
 		Exports:       []client.ExportEntry{entry},
 		CacheImports:  cacheFrom,
 		CacheExports:  cacheTo,
-		Session:       []session.Attachable{authSession()},
+		Session:       []session.Attachable{buildkit.Auth()},
 	}, nil
 }
 
@@ -415,8 +345,8 @@ func isLoopback(hostport string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// runProbe runs the probe inside the solved image (no network) and compares its findings
-// with the variant's labels.
+// runProbe runs the probe inside the solved image (no network; nothing of the run reaches the
+// exported image) and compares its findings with the variant's labels.
 func runProbe(ctx context.Context, gc gateway.Client, r *gateway.Result, req Request) (*report.Probe, error) {
 	v := req.Variant
 	ref, err := r.SingleRef()
@@ -432,16 +362,7 @@ func runProbe(ctx context.Context, gc gateway.Client, r *gateway.Result, req Req
 			return nil, fmt.Errorf("probe: image config: %w", err)
 		}
 	}
-	script := llb.Scratch().File(llb.Mkfile("/probe.py", 0o644, smoke.Script), llb.WithCustomName("probe script"))
-	args := append([]string{"/bin/sh", "-c", `p=$(command -v python || command -v python3) && exec "$p" /torchimg-probe/probe.py "$@"`, "probe"}, smoke.Args(v)...)
-	run := st.Run(
-		llb.Args(args),
-		llb.AddEnv("TORCHIMG_PROBE_OUT", "/torchimg-out/probe.json"),
-		llb.AddMount("/torchimg-probe", script, llb.Readonly),
-		llb.Network(llb.NetModeNone),
-		llb.WithCustomName(fmt.Sprintf("probe %s: compare the image with its labels", v.ID)),
-	)
-	out := run.AddMount("/torchimg-out", llb.Scratch())
+	out := smoke.Probe(st, smoke.Args(v), llb.WithCustomName(fmt.Sprintf("probe %s: compare the image with its labels", v.ID)))
 	def, err := out.Marshal(ctx, llb.LinuxAmd64)
 	if err != nil {
 		return nil, fmt.Errorf("probe: %w", err)
@@ -450,30 +371,9 @@ func runProbe(ctx context.Context, gc gateway.Client, r *gateway.Result, req Req
 	if err != nil {
 		return nil, fmt.Errorf("probe could not run in the image: %w", err)
 	}
-	pref, err := pr.SingleRef()
-	if err != nil {
-		return nil, fmt.Errorf("probe: %w", err)
-	}
-	b, err := pref.ReadFile(ctx, gateway.ReadRequest{Filename: "/probe.json"})
-	if err != nil {
-		return nil, fmt.Errorf("probe wrote no result: %w", err)
-	}
-	f, err := smoke.ParseFindings(b)
+	f, err := smoke.ReadFindings(ctx, pr)
 	if err != nil {
 		return nil, err
 	}
 	return smoke.Compare(v.Labels, req.Plan.LabelsPrefix, v.ExtraPackages, f), nil
 }
-
-// cleanSolveErr shortens BuildKit's error chain to the part a person reads first.
-func cleanSolveErr(err error) string {
-	s := err.Error()
-	for _, p := range []string{"failed to solve: ", "rpc error: code = Unknown desc = "} {
-		s = strings.ReplaceAll(s, p, "")
-	}
-	return s
-}
-
-// Client returns the BuildKit client (for other stages that run containers on the daemon,
-// such as the GPU smoke runner).
-func (b *BuildKit) Client() *client.Client { return b.c }

@@ -21,6 +21,8 @@ import (
 	"github.com/moby/buildkit/client"
 
 	"github.com/torchimg/torchimg/build"
+	"github.com/torchimg/torchimg/internal/buildkit"
+	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/internal/testenv"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/report"
@@ -93,11 +95,16 @@ tags:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	bk, err := build.Connect(ctx, env.BuilderAddr, build.TLS{}, t.TempDir())
+	d, err := buildkit.Connect(ctx, env.BuilderAddr, buildkit.TLS{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bk.Close()
+	defer d.Close()
+	rc, err := registry.New(registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk := build.NewBuildKit(d, t.TempDir(), rc)
 	stage := env.RegistryHost + "/e2e/staging"
 	reqs := requests(t, p, build.Output{StageRepo: stage})
 	results := build.All(ctx, build.NewLimiter(bk, 5), reqs)
@@ -187,27 +194,30 @@ tags:
 		t.Errorf("env: %s", envs)
 	}
 
-	// A second run of the good variants is served from the daemon's cache.
+	// A second run of the good variants is served from the daemon's cache: every install step
+	// (Python, torch, the extra package) completes as cached.
 	var mu sync.Mutex
 	uncached := map[string]bool{}
+	steps := map[string]int{} // variant → install steps seen completed
 	var second []build.Request
 	for _, rq := range reqs {
 		if !slices.Contains(good, rq.Variant.ID) {
 			continue
 		}
-		ch := make(chan *client.SolveStatus)
-		rq.Status = ch
-		go func() {
-			for s := range ch {
-				for _, v := range s.Vertexes {
-					if v.Completed != nil && !v.Cached && (strings.Contains(v.Name, "pip install") || strings.Contains(v.Name, "install-python")) {
-						mu.Lock()
-						uncached[v.Name] = true
-						mu.Unlock()
-					}
+		id := rq.Variant.ID
+		rq.Progress = func(s *client.SolveStatus) {
+			for _, v := range s.Vertexes {
+				if v.Completed == nil || !(strings.Contains(v.Name, "pip install") || strings.Contains(v.Name, "install-python")) {
+					continue
 				}
+				mu.Lock()
+				steps[id]++
+				if !v.Cached {
+					uncached[v.Name] = true
+				}
+				mu.Unlock()
 			}
-		}()
+		}
 		second = append(second, rq)
 	}
 	again := build.All(ctx, build.NewLimiter(bk, 3), second)
@@ -220,10 +230,14 @@ tags:
 			t.Errorf("%s: the image manifest changed between identical builds: %s vs %s", r2.ID, img1, img2)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
 	mu.Lock()
 	if len(uncached) > 0 {
 		t.Errorf("second run re-ran steps instead of using the cache: %v", uncached)
+	}
+	for _, id := range good {
+		if steps[id] < 3 {
+			t.Errorf("%s: saw %d completed install steps in the second run, want 3 (python, torch, extras): the cache check saw nothing", id, steps[id])
+		}
 	}
 	mu.Unlock()
 
@@ -280,8 +294,8 @@ func assertNotPushed(t *testing.T, ref string) {
 }
 
 func TestNoDaemon(t *testing.T) {
-	_, err := build.Connect(context.Background(), "unix:///nonexistent/buildkitd.sock", build.TLS{}, t.TempDir())
-	var nd *build.NoDaemonError
+	_, err := buildkit.Connect(context.Background(), "unix:///nonexistent/buildkitd.sock", buildkit.TLS{})
+	var nd *buildkit.NoDaemonError
 	if !errors.As(err, &nd) || !strings.Contains(err.Error(), "no BuildKit daemon answers at unix:///nonexistent/buildkitd.sock") || !strings.Contains(err.Error(), "buildkitd --addr") {
 		t.Fatalf("want a NoDaemonError saying how to start one, got %v", err)
 	}

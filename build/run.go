@@ -2,11 +2,19 @@ package build
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"sort"
 	"sync"
+	"time"
 
+	"github.com/torchimg/torchimg/internal/buildkit"
+	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/report"
+	"github.com/torchimg/torchimg/templates"
 )
 
 // Limiter bounds how many builds run at once.
@@ -30,9 +38,6 @@ func (l *Limiter) Build(ctx context.Context, req Request) (*report.BuildEntry, e
 	select {
 	case l.sem <- struct{}{}:
 	case <-ctx.Done():
-		if req.Status != nil {
-			close(req.Status)
-		}
 		return finish(newResult(req), report.Cancelled, report.StageQueue, ctx.Err())
 	}
 	defer func() { <-l.sem }()
@@ -98,4 +103,114 @@ func All(ctx context.Context, b Interface, reqs []Request) []*report.BuildEntry 
 	}
 	wg.Wait()
 	return out
+}
+
+// RunOptions configure Run: where to build, where the images go, and how.
+type RunOptions struct {
+	// Builders are BuildKit daemon addresses (default buildkit.DefaultAddr); variants are spread
+	// over them, those sharing a base image on one.
+	Builders []string
+	TLS      buildkit.TLS
+	Output   Output
+	Cache    Cache
+	// Jobs is how many builds run at once (default 4).
+	Jobs int
+	// SourceDateEpoch is the reproducible timestamp; Revision the source revision for the report.
+	SourceDateEpoch int64
+	Revision        string
+	NoCache         bool
+	// Progress and ProgressMode show BuildKit's progress (ProgressModes); nil shows none.
+	Progress     io.Writer
+	ProgressMode string
+	// Registry reads the staged images back (their size).
+	Registry *registry.Client
+	Log      *slog.Logger
+}
+
+// Run builds the selected variants of a plan: it renders each one, connects to the builders,
+// builds every variant at once through a Pool and a Limiter, and returns the build report, which
+// lists every variant of the full plan. The report comes back with the error when some variant
+// failed (a *FailedError); without one only when no builder answered.
+func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions) (*report.Build, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if len(o.Builders) == 0 {
+		o.Builders = []string{buildkit.DefaultAddr}
+	}
+	work, err := os.MkdirTemp("", "torchimg-build-")
+	if err != nil {
+		return nil, fmt.Errorf("build work directory: %w", err)
+	}
+	defer os.RemoveAll(work)
+	rep := &report.Build{
+		Schema: report.BuildSchema, Repository: p.Repository, LabelsPrefix: p.LabelsPrefix, MatrixRevision: p.MatrixRevision,
+		Revision: o.Revision, SourceDateEpoch: o.SourceDateEpoch, StageRepo: o.Output.StageRepo, Started: time.Now().UTC(),
+	}
+	if rep.StageRepo == "" {
+		rep.OCIDir = o.Output.OCIDir
+	}
+	for _, v := range p.Variants {
+		rep.PlanVariants = append(rep.PlanVariants, v.ID)
+	}
+	var builders []Interface
+	for _, addr := range o.Builders {
+		d, err := buildkit.Connect(ctx, addr, o.TLS)
+		if err != nil {
+			return nil, err
+		}
+		defer d.Close()
+		log.Info("builder ready", "addr", addr, "buildkit", d.Version)
+		rep.Builders = append(rep.Builders, report.Builder{Addr: addr, Version: d.Version})
+		builders = append(builders, &BuildKit{Daemon: d, workDir: work, registry: o.Registry})
+	}
+	var b Interface = NewPool(builders, vs)
+	b = NewLimiter(b, o.Jobs)
+
+	var display *Display
+	if o.Progress != nil {
+		if display, err = NewDisplay(o.Progress, o.ProgressMode); err != nil {
+			return nil, err
+		}
+	}
+	reqs := make([]Request, 0, len(vs))
+	var failed []*report.BuildEntry
+	for _, v := range vs {
+		req := Request{Plan: p, Variant: v, Output: o.Output, Cache: o.Cache, SourceDateEpoch: o.SourceDateEpoch, NoCache: o.NoCache}
+		if req.Context, err = templates.Render(p, v); err != nil {
+			r, _ := finish(newResult(req), report.Failed, report.StageRender, err)
+			failed = append(failed, r)
+			continue
+		}
+		if display != nil {
+			req.Progress = display.For(v.ID)
+		}
+		reqs = append(reqs, req)
+	}
+	results := All(ctx, b, reqs)
+	if display != nil {
+		if err := display.Close(); err != nil {
+			log.Warn("progress display", "err", err)
+		}
+	}
+	rep.Variants = append(failed, results...)
+	rep.Finished = time.Now().UTC()
+	if bad := rep.Failed(); len(bad) > 0 {
+		return rep, &FailedError{Failed: len(bad), Total: len(rep.Variants), Cancelled: ctx.Err() != nil}
+	}
+	return rep, nil
+}
+
+// FailedError says that some variants of a run did not build.
+type FailedError struct {
+	Failed, Total int
+	Cancelled     bool
+}
+
+func (e *FailedError) Error() string {
+	if e.Cancelled {
+		return "cancelled"
+	}
+	return fmt.Sprintf("%d of %d variant(s) failed", e.Failed, e.Total)
 }

@@ -4,26 +4,24 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/report"
 )
 
 // imageSize adds up config and layer sizes of the platform image(s) of a result (manifests
 // only: no layer is downloaded). Attestation manifests are not counted.
-func imageSize(ctx context.Context, r *report.BuildEntry) (int64, error) {
+func imageSize(ctx context.Context, c *registry.Client, r *report.BuildEntry) (int64, error) {
 	var idx v1.ImageIndex
 	switch {
-	case r.StagedRef != "":
-		ref, err := name.ParseReference(r.StagedRef)
+	case r.StagedRef != "" && c != nil:
+		ref, err := c.Ref(r.StagedRef)
 		if err != nil {
 			return 0, err
 		}
-		d, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+		d, err := c.Get(ctx, ref)
 		if err != nil {
 			return 0, fmt.Errorf("size of %s: %w", r.StagedRef, err)
 		}
@@ -64,10 +62,7 @@ func imageSize(ctx context.Context, r *report.BuildEntry) (int64, error) {
 		return 0, err
 	}
 	var total int64
-	for _, m := range im.Manifests {
-		if m.Annotations["vnd.docker.reference.type"] == "attestation-manifest" || !m.MediaType.IsImage() {
-			continue
-		}
+	for _, m := range registry.Images(im) {
 		img, err := idx.Image(m.Digest)
 		if err != nil {
 			return 0, err

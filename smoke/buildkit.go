@@ -4,18 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
-	"github.com/docker/cli/cli/config"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/util/entitlements"
+
+	"github.com/torchimg/torchimg/internal/buildkit"
 
 	"github.com/torchimg/torchimg/report"
 )
@@ -26,13 +26,22 @@ const DefaultCDIDevice = "nvidia.com/gpu=all"
 
 // BuildKit runs the probe on a BuildKit daemon: an LLB exec on the staged image (its config
 // applied: ENV, WORKDIR, USER) with a CDI device, no network, the result read back from a
-// scratch mount. Nothing is exported.
+// scratch mount. Nothing is exported. It dials Addr at the first Check or Run (a host without a
+// GPU never needs the daemon), unless Client is set.
 type BuildKit struct {
+	// Addr and TLS name the daemon (default buildkit.DefaultAddr).
+	Addr string
+	TLS  buildkit.TLS
+	// Client is an already connected daemon (the caller closes it).
 	Client *client.Client
 	// Device is the CDI device name (default DefaultCDIDevice).
 	Device string
 	// Progress, when set, gets every progress update of the solves (logs, steps).
 	Progress func(*client.SolveStatus)
+
+	once   sync.Once
+	daemon *buildkit.Daemon
+	err    error
 }
 
 var (
@@ -51,9 +60,32 @@ func (b *BuildKit) device() string {
 	return b.Device
 }
 
+func (b *BuildKit) client(ctx context.Context) (*client.Client, error) {
+	if b.Client != nil {
+		return b.Client, nil
+	}
+	b.once.Do(func() { b.daemon, b.err = buildkit.Connect(ctx, b.Addr, b.TLS) })
+	if b.err != nil {
+		return nil, b.err
+	}
+	return b.daemon.Client, nil
+}
+
+// Close closes the connection the runner dialled itself.
+func (b *BuildKit) Close() error {
+	if b.daemon != nil {
+		return b.daemon.Close()
+	}
+	return nil
+}
+
 // Check implements Checker: a worker of the daemon must have the CDI device.
 func (b *BuildKit) Check(ctx context.Context) error {
-	ws, err := b.Client.ListWorkers(ctx)
+	c, err := b.client(ctx)
+	if err != nil {
+		return err
+	}
+	ws, err := c.ListWorkers(ctx)
 	if err != nil {
 		return fmt.Errorf("BuildKit: list workers: %w", err)
 	}
@@ -99,17 +131,59 @@ func (b *BuildKit) Selects(t Target) (bool, string) {
 const (
 	probeDir = "/torchimg-probe"
 	outDir   = "/torchimg-out"
+	// probeOut is where the probe writes its findings in the out mount.
+	probeOut = "/probe.json"
 )
+
+// probeCommand runs probe.py with the image's python (python, else python3).
+func probeCommand(args ...string) []string {
+	return append([]string{"/bin/sh", "-c", `p=$(command -v python || command -v python3) && exec "$p" ` + probeDir + `/probe.py "$@"`, "probe"}, args...)
+}
+
+// InImage runs args in st with the probe script mounted at /torchimg-probe (read-only), no
+// network, and a scratch mount at /torchimg-out, whose contents are the returned state. The
+// rootfs changes of the run are thrown away: nothing of it reaches an exported image.
+func InImage(st llb.State, args []string, env map[string]string, opts ...llb.RunOption) llb.State {
+	script := llb.Scratch().File(llb.Mkfile("/probe.py", 0o644, Script), llb.WithCustomName("probe script"))
+	all := []llb.RunOption{llb.Args(args), llb.AddMount(probeDir, script, llb.Readonly), llb.Network(llb.NetModeNone)}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		all = append(all, llb.AddEnv(k, env[k]))
+	}
+	return st.Run(append(all, opts...)...).AddMount(outDir, llb.Scratch())
+}
+
+// Probe runs the probe in st (InImage) with args; its findings are /probe.json of the result.
+func Probe(st llb.State, args []string, opts ...llb.RunOption) llb.State {
+	return InImage(st, probeCommand(args...), map[string]string{"TORCHIMG_PROBE_OUT": outDir + probeOut}, opts...)
+}
+
+// ReadFindings reads the probe's findings from the result of a Probe solve.
+func ReadFindings(ctx context.Context, r *gateway.Result) (*report.Findings, error) {
+	ref, err := r.SingleRef()
+	if err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
+	b, err := ref.ReadFile(ctx, gateway.ReadRequest{Filename: probeOut})
+	if err != nil {
+		return nil, fmt.Errorf("probe wrote no result: %w", err)
+	}
+	return ParseFindings(b)
+}
 
 // Run implements Runner.
 func (b *BuildKit) Run(ctx context.Context, t Target) (*report.Findings, error) {
-	args := append([]string{"/bin/sh", "-c", `p=$(command -v python || command -v python3) && exec "$p" ` + probeDir + `/probe.py "$@"`, "probe", "--gpu"}, t.ProbeArgs...)
-	files, logs, err := b.exec(ctx, t.Ref, args, map[string]string{"TORCHIMG_PROBE_OUT": outDir + "/probe.json"},
-		"GPU probe "+t.ID+" ("+b.device()+")", "/probe.json")
+	files, logs, err := b.exec(ctx, t.Ref, "GPU probe "+t.ID+" ("+b.device()+")", func(st llb.State, opts ...llb.RunOption) llb.State {
+		return Probe(st, append([]string{"--gpu"}, t.ProbeArgs...), opts...)
+	}, probeOut)
 	if err != nil {
 		return nil, err
 	}
-	f, err := ParseFindings(files["/probe.json"])
+	f, err := ParseFindings(files[probeOut])
 	if err != nil {
 		return nil, fmt.Errorf("%w; output:\n%s", err, tail(logs, 20))
 	}
@@ -124,7 +198,9 @@ func (b *BuildKit) Exec(ctx context.Context, ref string, args ...string) (output
 		return nil, 0, errors.New("exec: no command")
 	}
 	wrapped := append([]string{"/bin/sh", "-c", `"$@" >` + outDir + `/output 2>&1; echo $? >` + outDir + `/status`, "exec"}, args...)
-	files, _, err := b.exec(ctx, ref, wrapped, nil, "exec "+strings.Join(args, " "), "/output", "/status")
+	files, _, err := b.exec(ctx, ref, "exec "+strings.Join(args, " "), func(st llb.State, opts ...llb.RunOption) llb.State {
+		return InImage(st, wrapped, nil, opts...)
+	}, "/output", "/status")
 	if err != nil {
 		return nil, 0, err
 	}
@@ -135,8 +211,13 @@ func (b *BuildKit) Exec(ctx context.Context, ref string, args ...string) (output
 	return files["/output"], code, nil
 }
 
-// exec solves one LLB exec in ref and reads the named files back from its /torchimg-out mount.
-func (b *BuildKit) exec(ctx context.Context, ref string, args []string, env map[string]string, name string, read ...string) (map[string][]byte, string, error) {
+// exec solves one exec (made by run) in ref with the CDI device and reads the named files back
+// from its out mount.
+func (b *BuildKit) exec(ctx context.Context, ref, name string, run func(llb.State, ...llb.RunOption) llb.State, read ...string) (map[string][]byte, string, error) {
+	c, err := b.client(ctx)
+	if err != nil {
+		return nil, "", err
+	}
 	status := make(chan *client.SolveStatus)
 	logsDone := make(chan string, 1)
 	go func() {
@@ -151,38 +232,17 @@ func (b *BuildKit) exec(ctx context.Context, ref string, args []string, env map[
 		}
 		logsDone <- sb.String()
 	}()
-
-	dockerCfg := config.LoadDefaultConfigFile(os.Stderr)
 	opt := client.SolveOpt{
 		// A CDI device that its spec does not auto-allow needs the device entitlement.
 		AllowedEntitlements: []string{entitlements.EntitlementDevice.String()},
-		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-			AuthConfigProvider: authprovider.LoadAuthConfig(dockerCfg),
-		})},
+		Session:             []session.Attachable{buildkit.Auth()},
 	}
 	files := map[string][]byte{}
-	_, err := b.Client.Build(ctx, opt, "torchimg-smoke", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
+	_, err = c.Build(ctx, opt, "torchimg-smoke", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
 		// The meta resolver applies the image config (ENV such as PATH and the NVIDIA_*
 		// variables, WORKDIR, USER), which llb.Image alone does not.
-		st := llb.Image(ref, llb.WithMetaResolver(gc))
-		script := llb.Scratch().File(llb.Mkfile("/probe.py", 0o644, Script), llb.WithCustomName("probe script"))
-		opts := []llb.RunOption{
-			llb.Args(args),
-			llb.AddMount(probeDir, script, llb.Readonly),
-			llb.Network(llb.NetModeNone),
-			llb.IgnoreCache,
-			llb.AddCDIDevice(llb.CDIDeviceName(b.device())),
-			llb.WithCustomName(name),
-		}
-		keys := make([]string, 0, len(env))
-		for k := range env {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			opts = append(opts, llb.AddEnv(k, env[k]))
-		}
-		out := st.Run(opts...).AddMount(outDir, llb.Scratch())
+		out := run(llb.Image(ref, llb.WithMetaResolver(gc)), llb.IgnoreCache,
+			llb.AddCDIDevice(llb.CDIDeviceName(b.device())), llb.WithCustomName(name))
 		def, err := out.Marshal(ctx)
 		if err != nil {
 			return nil, err
@@ -206,21 +266,13 @@ func (b *BuildKit) exec(ctx context.Context, ref string, args []string, env map[
 	}, status)
 	logs := <-logsDone
 	if err != nil {
-		msg := cleanErr(err)
+		msg := buildkit.CleanError(err)
 		if t := tail(logs, 20); t != "" {
 			msg += "; output:\n" + t
 		}
 		return nil, logs, fmt.Errorf("%s on %s: %s", name, ref, msg)
 	}
 	return files, logs, nil
-}
-
-func cleanErr(err error) string {
-	s := err.Error()
-	for _, p := range []string{"failed to solve: ", "rpc error: code = Unknown desc = "} {
-		s = strings.ReplaceAll(s, p, "")
-	}
-	return s
 }
 
 // tail returns the last n lines of s.

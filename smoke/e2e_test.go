@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/torchimg/torchimg/build"
+	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/internal/testenv"
@@ -95,11 +96,16 @@ tags:
 `, env.RegistryHost, env.BaseImage, env.IndexURL))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	bk, err := build.Connect(ctx, env.BuilderAddr, build.TLS{}, t.TempDir())
+	d, err := buildkit.Connect(ctx, env.BuilderAddr, buildkit.TLS{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bk.Close()
+	defer d.Close()
+	regc, err := registry.New(registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk := build.NewBuildKit(d, t.TempDir(), regc)
 	v := p.Variants[0]
 	rc, err := templates.Render(p, v)
 	if err != nil {
@@ -114,19 +120,15 @@ tags:
 	t.Logf("built %s as %s in %s", v.ID, res.StagedRef, time.Since(buildStart).Round(time.Millisecond))
 	rep := &report.Build{LabelsPrefix: p.LabelsPrefix, Variants: []*report.BuildEntry{res,
 		{ID: "2.9.1-cu126-broken", Status: report.Failed, Error: "exit code: 3"}}}
-	targets := targetsOf(rep)
-	regc, err := registry.New(registry.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	targets := smoke.Targets(rep)
 	imageEnv := smoke.RegistryEnv(regc)
 
 	t.Run("GPUProbe", func(t *testing.T) {
 		start := time.Now()
 		sr, err := smoke.Run(ctx, targets, smoke.Options{
 			Mode:     smoke.ModeOn,
-			Runner:   &smoke.BuildKit{Client: bk.Client(), Device: "example.com/gpu=all"},
-			Host:     host.Static(h100),
+			Runner:   &smoke.BuildKit{Client: d.Client, Device: "example.com/gpu=all"},
+			Host:     static(h100),
 			ImageEnv: imageEnv,
 			Logf:     t.Logf,
 		})
@@ -180,7 +182,7 @@ tags:
 	t.Run("Preflight", func(t *testing.T) {
 		// The daemon lacks the requested device: nothing runs; auto skips with the reason.
 		sr, err := smoke.Run(ctx, targets[:1], smoke.Options{
-			Mode: smoke.ModeAuto, Runner: &smoke.BuildKit{Client: bk.Client()}, Host: host.Static(h100), ImageEnv: imageEnv,
+			Mode: smoke.ModeAuto, Runner: &smoke.BuildKit{Client: d.Client}, Host: static(h100), ImageEnv: imageEnv,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -194,7 +196,7 @@ tags:
 		old := h100
 		old.Driver, old.CUDA = "525.147.05", "12.0"
 		sr, err = smoke.Run(ctx, targets[:1], smoke.Options{
-			Mode: smoke.ModeOn, Runner: &smoke.BuildKit{Client: bk.Client(), Device: "example.com/gpu=all"}, Host: host.Static(old), ImageEnv: imageEnv,
+			Mode: smoke.ModeOn, Runner: &smoke.BuildKit{Client: d.Client, Device: "example.com/gpu=all"}, Host: static(old), ImageEnv: imageEnv,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -207,7 +209,7 @@ tags:
 	t.Run("SelfCheck", func(t *testing.T) {
 		run := func(device string) string {
 			t.Helper()
-			r := &smoke.BuildKit{Client: bk.Client(), Device: "example.com/driver=" + device}
+			r := &smoke.BuildKit{Client: d.Client, Device: "example.com/driver=" + device}
 			start := time.Now()
 			out, code, err := r.Exec(ctx, res.StagedRef, "/usr/local/lib/torchimg/torchimg-entrypoint.sh", "echo", "command-ran")
 			if err != nil {
@@ -242,15 +244,6 @@ tags:
 			t.Errorf("r580: the self-check complained: %s", out)
 		}
 	})
-}
-
-// targetsOf is what `torchimg smoke` does with a build report.
-func targetsOf(rep *report.Build) []smoke.Target {
-	var out []smoke.Target
-	for _, v := range rep.Variants {
-		out = append(out, smoke.Target{ID: v.ID, Ref: v.StagedRef, Digest: v.Digest, BuildStatus: v.Status, Labels: v.Labels, LabelsPrefix: rep.LabelsPrefix})
-	}
-	return out
 }
 
 func writeFile(t *testing.T, path, content string) {

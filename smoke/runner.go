@@ -56,6 +56,18 @@ type Target struct {
 	ProbeArgs []string
 }
 
+// Targets are the variants of build reports (the CI shards of one release), in report order.
+func Targets(reps ...*report.Build) []Target {
+	var out []Target
+	for _, rep := range reps {
+		for _, v := range rep.Variants {
+			out = append(out, Target{ID: v.ID, Ref: v.StagedRef, Digest: v.Digest, BuildStatus: v.Status,
+				Labels: v.Labels, LabelsPrefix: rep.LabelsPrefix})
+		}
+	}
+	return out
+}
+
 // Mode says whether GPU smoke tests run.
 type Mode string
 
@@ -86,7 +98,7 @@ func ParseMode(s string) (Mode, error) {
 type Options struct {
 	Mode   Mode
 	Runner Runner
-	// Host gives the host's driver and GPUs (host.NVML(), or host.Static in tests and what-if runs).
+	// Host gives the host's driver and GPUs (default host.NVML()).
 	Host host.Source
 	// ImageEnv reads a staged image's config environment (without pulling layers); used for
 	// targets without Env. RegistryEnv reads it from the registry.

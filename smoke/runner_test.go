@@ -30,6 +30,11 @@ func target(archs string) smoke.Target {
 	}
 }
 
+// static is a host.Source that reports fixed facts.
+type static host.Facts
+
+func (s static) Facts(ctx context.Context) (host.Facts, error) { return host.Facts(s), ctx.Err() }
+
 func facts(driver, cuda string, gpus ...host.GPU) host.Facts {
 	return host.Facts{DriverFound: true, Driver: driver, CUDA: cuda, GPUs: gpus}
 }
@@ -208,7 +213,7 @@ func TestRun(t *testing.T) {
 
 	r := &fakeRunner{findings: gpuFindings(allOK)}
 	rep, err := smoke.Run(context.Background(), []smoke.Target{withEnv, noEnv, broken}, smoke.Options{
-		Mode: smoke.ModeOn, Runner: r, Host: host.Static(good), ImageEnv: imageEnv})
+		Mode: smoke.ModeOn, Runner: r, Host: static(good), ImageEnv: imageEnv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +239,7 @@ func TestRun(t *testing.T) {
 	r = &fakeRunner{findings: gpuFindings(allOK)}
 	envReads = 0
 	rep, _ = smoke.Run(context.Background(), []smoke.Target{withEnv, noEnv}, smoke.Options{
-		Mode: smoke.ModeAuto, Runner: r, Host: host.Static(noGPU), ImageEnv: imageEnv})
+		Mode: smoke.ModeAuto, Runner: r, Host: static(noGPU), ImageEnv: imageEnv})
 	if len(r.ran) != 0 || r.checks != 0 || envReads != 0 {
 		t.Errorf("no GPU: ran %v checks %d env reads %d", r.ran, r.checks, envReads)
 	}
@@ -246,7 +251,7 @@ func TestRun(t *testing.T) {
 
 	// Off: nothing runs, the host is not even read.
 	rep, _ = smoke.Run(context.Background(), []smoke.Target{withEnv}, smoke.Options{
-		Mode: smoke.ModeOff, Runner: r, Host: host.Static(good)})
+		Mode: smoke.ModeOff, Runner: r, Host: static(good)})
 	if rep.Host != nil || rep.Variants[0].Status != "skipped" || rep.Variants[0].Reason != smoke.ReasonOff {
 		t.Errorf("off: %+v", rep)
 	}
@@ -254,19 +259,19 @@ func TestRun(t *testing.T) {
 	// A runner that cannot work here: checked once; failed under on.
 	r = &fakeRunner{check: errors.New("the Docker daemon is not running")}
 	rep, _ = smoke.Run(context.Background(), []smoke.Target{withEnv, withEnv}, smoke.Options{
-		Mode: smoke.ModeOn, Runner: r, Host: host.Static(good)})
+		Mode: smoke.ModeOn, Runner: r, Host: static(good)})
 	if r.checks != 1 || len(r.ran) != 0 || len(rep.Failed()) != 2 || !strings.Contains(rep.Variants[1].Reason, "Docker daemon is not running") {
 		t.Errorf("blocked runner: checks %d ran %v report %+v", r.checks, r.ran, rep.Variants)
 	}
 
 	// A run error and failing checks are failures (also under auto); findings are kept.
 	r = &fakeRunner{err: errors.New("NVIDIA Container Toolkit is not installed")}
-	rep, _ = smoke.Run(context.Background(), []smoke.Target{withEnv}, smoke.Options{Mode: smoke.ModeAuto, Runner: r, Host: host.Static(good)})
+	rep, _ = smoke.Run(context.Background(), []smoke.Target{withEnv}, smoke.Options{Mode: smoke.ModeAuto, Runner: r, Host: static(good)})
 	if v := rep.Variants[0]; v.Status != "failed" || v.Required || v.Reason != "NVIDIA Container Toolkit is not installed" {
 		t.Errorf("run error: %+v", v)
 	}
 	r = &fakeRunner{findings: gpuFindings(map[string]report.GPUCheck{"matmul": {OK: false, Detail: "AttributeError: no randn"}})}
-	rep, _ = smoke.Run(context.Background(), []smoke.Target{withEnv}, smoke.Options{Mode: smoke.ModeAuto, Runner: r, Host: host.Static(good)})
+	rep, _ = smoke.Run(context.Background(), []smoke.Target{withEnv}, smoke.Options{Mode: smoke.ModeAuto, Runner: r, Host: static(good)})
 	if v := rep.Variants[0]; v.Status != "failed" || v.GPU == nil || !strings.Contains(v.Reason, "matmul: AttributeError") {
 		t.Errorf("failed check: %+v", v)
 	}
@@ -435,7 +440,7 @@ echo '`+probeJSON+`'
 
 func TestReportJSON(t *testing.T) {
 	r := &fakeRunner{findings: gpuFindings(allOK)}
-	rep, _ := smoke.Run(context.Background(), []smoke.Target{target(archs)}, smoke.Options{Mode: smoke.ModeAuto, Runner: r, Host: host.Static(good)})
+	rep, _ := smoke.Run(context.Background(), []smoke.Target{target(archs)}, smoke.Options{Mode: smoke.ModeAuto, Runner: r, Host: static(good)})
 	path := filepath.Join(t.TempDir(), "smoke.json")
 	if err := rep.WriteFile(path); err != nil {
 		t.Fatal(err)

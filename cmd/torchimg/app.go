@@ -99,14 +99,13 @@ func addFilterFlags(fs *pflag.FlagSet) {
 	fs.String("shard", "", "run the K-th of N even shards of the selected variants, e.g. 2/5 (stable for a given matrix)")
 }
 
-// loadPlan loads and validates the matrix, printing warnings; an invalid matrix is exit 1
-// with every error listed.
-func (a *app) loadPlan() (*matrix.Plan, error) {
+// loadPlan loads and validates the matrix at path, printing warnings; an invalid matrix is exit
+// 1 with every error listed.
+func (a *app) loadPlan(path string) (*matrix.Plan, error) {
 	db, err := compat.Default()
 	if err != nil {
 		return nil, fmt.Errorf("compatibility data: %w", err)
 	}
-	path := a.v.GetString("file")
 	p, ds, err := matrix.Load(path, db, matrix.Options{TemplateExists: matrix.TemplateDirExists})
 	for _, d := range ds.Warnings() {
 		fmt.Fprintln(a.err, d.String())
@@ -148,7 +147,7 @@ Exit status: 0 valid (warnings go to stderr), 1 invalid, 2 usage error.`,
   torchimg validate -f examples/offline/matrix.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := a.loadPlan()
+			p, err := a.loadPlan(a.v.GetString("file"))
 			if err != nil {
 				return err
 			}
@@ -190,14 +189,14 @@ for CI fan-out), markdown (a torch × CUDA grid with tags and minimum drivers fo
 			if err != nil {
 				return err
 			}
-			if a.v.GetBool("diff") {
-				return a.planDiff(cmd.Context(), f)
-			}
-			p, err := a.loadPlan()
+			p, err := a.loadPlan(a.v.GetString("file"))
 			if err != nil {
 				return err
 			}
 			vs := f.Apply(p.Variants)
+			if a.v.GetBool("diff") {
+				return a.planDiff(cmd.Context(), p, vs)
+			}
 			if len(vs) == 0 && !f.Empty() {
 				fmt.Fprintf(a.err, "warning: --only/--shard select no variant of %d\n", len(p.Variants))
 			}

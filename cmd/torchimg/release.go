@@ -1,13 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/torchimg/torchimg/report"
+	"github.com/torchimg/torchimg/release"
 	"github.com/torchimg/torchimg/smoke"
 )
 
@@ -30,54 +29,55 @@ failed, or floating tags were held; 2 usage error.`,
   torchimg release --shard 2/4 --stage ghcr.io/acme/staging --report build-2.json --gpu on`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			if a.v.GetString("stage") == "" {
 				return usageErrorf("release needs --stage REPO: images are pushed by digest to a staging repository, then promoted")
 			}
-			if err := a.checkBuildFlags(); err != nil {
-				return err
-			}
-			if _, err := smoke.ParseMode(a.v.GetString("gpu")); err != nil {
-				return usageErrorf("%v", err)
-			}
 			if r := a.v.GetString("runner"); !slices.Contains(smokeRunners, r) {
 				return usageErrorf("--runner %q: valid runners are %s", r, strings.Join(smokeRunners, ", "))
+			}
+			rc, err := a.registry()
+			if err != nil {
+				return err
+			}
+			o := release.Options{Publish: a.publishOptions(rc)}
+			if o.Build, err = a.buildOptions(rc); err != nil {
+				return err
+			}
+			so, closeRunner, err := a.smokeOptions(rc)
+			if err != nil {
+				return err
+			}
+			defer closeRunner()
+			if so.Mode != smoke.ModeOff {
+				o.Smoke = so
 			}
 			p, vs, f, err := a.selected()
 			if err != nil {
 				return err
 			}
-			rep, berr := a.buildVariants(ctx, p, vs)
-			if rep == nil {
+			o.Plan, o.Variants, o.Partial = p, vs, !f.Empty()
+			out, err := release.Run(cmd.Context(), o)
+			if out.Build == nil {
+				return &exitError{code: exitFailed, err: err}
+			}
+			if berr := a.buildDone(out.Build, nil); berr != nil {
 				return berr
 			}
-			if path := a.v.GetString("report"); path != "" {
-				if err := rep.WriteFile(path); err != nil {
-					return err
+			if out.Smoke != nil {
+				if werr := smoke.WriteSummary(a.out, out.Smoke); werr != nil {
+					return werr
 				}
 			}
-			if ctx.Err() != nil {
-				return &exitError{code: exitFailed, err: fmt.Errorf("cancelled before publishing; nothing was published")}
+			if out.Publish == nil {
+				return &exitError{code: exitFailed, err: err}
 			}
-			var smokes []*report.Smoke
-			if a.v.GetString("gpu") != "off" {
-				sr, err := a.smokeReport(ctx, rep)
-				if err != nil {
-					return &exitError{code: exitFailed, err: fmt.Errorf("GPU smoke: %w", err)}
-				}
-				smokes = append(smokes, sr)
+			if perr := a.publishDone(out.Publish, nil); perr != nil {
+				return perr
 			}
-			skip := ""
-			plan := p
-			if !f.Empty() {
-				skip = "a partial release (--only/--shard): publish every shard's report together to move floating tags"
-				plan = nil
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
 			}
-			perr := a.publishWith(ctx, []*report.Build{rep}, smokes, plan, skip)
-			if berr != nil {
-				return berr
-			}
-			return perr
+			return nil
 		},
 	}
 	fs := cmd.Flags()

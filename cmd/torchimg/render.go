@@ -24,7 +24,7 @@ the self-check scripts and image.env). The files are what 'torchimg build' sends
 			if err != nil {
 				return err
 			}
-			p, err := a.loadPlan()
+			p, err := a.loadPlan(a.v.GetString("file"))
 			if err != nil {
 				return err
 			}

@@ -2,8 +2,7 @@
 // decide whether a CUDA image can run here: the driver version, the CUDA
 // version the driver supports, and each GPU's name, brand and compute
 // capability. The facts come from NVML (go-nvml, which needs cgo; without cgo
-// the NVML source reports "unavailable") or, for what-if questions, from
-// values the caller gives (Static).
+// the NVML source reports "unavailable"); what-if questions give their own Facts.
 package host
 
 import (
@@ -41,18 +40,6 @@ type Source interface {
 	// (DriverFound=false with a Reason), not an error; an error means a real
 	// failure after the driver library was initialised.
 	Facts(ctx context.Context) (Facts, error)
-}
-
-// Static returns a Source that always reports f: what-if checks such as
-// "check --driver 550.54.15 --gpu-cc 9.0".
-func Static(f Facts) Source { return staticSource(f) }
-
-type staticSource Facts
-
-func (s staticSource) Facts(ctx context.Context) (Facts, error) {
-	f := Facts(s)
-	f.GPUs = append([]GPU(nil), f.GPUs...)
-	return f, ctx.Err()
 }
 
 // RequireHost converts the facts to the requirement evaluator's model. Facts
