@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	goccy "github.com/goccy/go-yaml"
-	goccyparser "github.com/goccy/go-yaml/parser"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -70,37 +68,95 @@ func parse(data []byte, name string) (*File, Diagnostics) {
 	return f, d.diags
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxError locates a YAML syntax error. yaml.v3 reports only a line, and sometimes the
-// line where the broken construct began; goccy/go-yaml's parser reports line and column of
-// the offending token, so it is asked first.
-func syntaxError(data []byte, file string, err error) (pos Pos, msg string) {
-	defer func() {
-		if recover() != nil {
-			pos, msg = yamlErrPos(file, err), yamlErrMsg(err)
-		}
-	}()
-	if _, gerr := goccyparser.ParseBytes(data, 0); gerr != nil {
-		var se *goccy.SyntaxError
-		if errors.As(gerr, &se) && se.Token != nil && se.Token.Position != nil {
-			return Pos{File: file, Line: se.Token.Position.Line, Col: se.Token.Position.Column}, se.Message
-		}
-	}
-	return yamlErrPos(file, err), yamlErrMsg(err)
-}
-
-func yamlErrPos(file string, err error) Pos {
+// syntaxError locates a YAML syntax error. yaml.v3 reports only a line, and for an unclosed
+// flow collection or quote the line where the construct began, sometimes one before it; so
+// the usual mistakes are found in the text itself: a tab in the indentation, a [ or { that is
+// never closed, a quote that is never closed.
+func syntaxError(data []byte, file string, err error) (Pos, string) {
+	line, msg := 0, strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return Pos{File: file, Line: n}
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
-	return Pos{File: file}
+	lines := strings.Split(string(data), "\n")
+	if l, c, ok := tabIndent(lines); ok && (strings.Contains(msg, "cannot start any token") || strings.Contains(msg, "tab")) {
+		return Pos{File: file, Line: l, Col: c}, "tabs are not allowed in YAML indentation; use spaces"
+	}
+	construct := strings.Contains(msg, "did not find expected") || strings.Contains(msg, "end of stream") || strings.Contains(msg, "quoted scalar")
+	if l, c, open, ok := unclosed(lines); ok && construct {
+		switch open {
+		case '[', '{':
+			close := map[byte]string{'[': "]", '{': "}"}[open]
+			return Pos{File: file, Line: l, Col: c}, fmt.Sprintf("this %c is never closed with %s (%s)", open, close, msg)
+		default:
+			return Pos{File: file, Line: l, Col: c}, fmt.Sprintf("this %c quote is never closed (%s)", open, msg)
+		}
+	}
+	pos := Pos{File: file, Line: line}
+	if line > 0 && line <= len(lines) {
+		pos.Col = len(lines[line-1]) - len(strings.TrimLeft(lines[line-1], " ")) + 1
+	}
+	return pos, msg
 }
 
-func yamlErrMsg(err error) string {
-	s := strings.TrimPrefix(err.Error(), "yaml: ")
-	return yamlLineRE.ReplaceAllString(s, "this line")
+// tabIndent finds the first tab in the indentation of a line.
+func tabIndent(lines []string) (line, col int, ok bool) {
+	for i, l := range lines {
+		for j := 0; j < len(l) && (l[j] == ' ' || l[j] == '\t'); j++ {
+			if l[j] == '\t' {
+				return i + 1, j + 1, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// unclosed finds the first flow bracket or quote the text never closes (comments skipped).
+func unclosed(lines []string) (line, col int, open byte, ok bool) {
+	type at struct {
+		c         byte
+		line, col int
+	}
+	var stack []at
+	for i, l := range lines {
+		for j := 0; j < len(l); j++ {
+			c := l[j]
+			if len(stack) > 0 && (stack[len(stack)-1].c == '"' || stack[len(stack)-1].c == '\'') {
+				q := stack[len(stack)-1].c
+				switch {
+				case q == '"' && c == '\\':
+					j++
+				case q == '\'' && c == '\'' && j+1 < len(l) && l[j+1] == '\'':
+					j++
+				case c == q:
+					stack = stack[:len(stack)-1]
+				}
+				continue
+			}
+			switch {
+			case c == '#' && (j == 0 || l[j-1] == ' ' || l[j-1] == '\t'):
+				j = len(l)
+			case c == '[' || c == '{':
+				stack = append(stack, at{c, i + 1, j + 1})
+			case (c == ']' || c == '}') && len(stack) > 0:
+				stack = stack[:len(stack)-1]
+			case (c == '"' || c == '\'') && (j == 0 || strings.IndexByte(" \t[{,:-", l[j-1]) >= 0):
+				stack = append(stack, at{c, i + 1, j + 1})
+			}
+		}
+		// YAML lets a quoted scalar go on over lines, but in a file that failed to parse a quote
+		// still open at the end of its line is the likely mistake.
+		if n := len(stack); n > 0 && (stack[n-1].c == '"' || stack[n-1].c == '\'') {
+			return stack[n-1].line, stack[n-1].col, stack[n-1].c, true
+		}
+	}
+	if len(stack) == 0 {
+		return 0, 0, 0, false
+	}
+	s := stack[0]
+	return s.line, s.col, s.c, true
 }
 
 type decoder struct {

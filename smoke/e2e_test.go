@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/torchimg/torchimg/build"
-	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/gpu/host"
+	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/internal/testenv"
 	"github.com/torchimg/torchimg/report"

@@ -1,13 +1,11 @@
 package compat
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
+	"reflect"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/torchimg/torchimg/internal/version"
@@ -114,18 +112,20 @@ var (
 func Load(data []byte, filename string) (*DB, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, syntaxError(filename, err)
+		return nil, fmt.Errorf("%s: %s", filename, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty compatibility database", filename)
 	}
 	loc := &locator{file: filename, root: &root}
-
+	// The shape first, from the nodes (so every unknown field and wrong type has its line and
+	// column), then the values into the schema structs.
+	if errs := shape(filename, root.Content[0], reflect.TypeOf(fileDB{})); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	var f fileDB
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty compatibility database", filename)
-		}
-		return nil, loc.decodeError(err)
+	if err := root.Content[0].Decode(&f); err != nil {
+		return nil, fmt.Errorf("%s: %w", filename, err)
 	}
 	v := &validator{loc: loc}
 	db := v.build(&f)
@@ -147,72 +147,87 @@ type locator struct {
 	root *yaml.Node
 }
 
-var lineRe = regexp.MustCompile(`^line ([0-9]+): (.*)$`)
-
-func syntaxError(file string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := lineRe.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s:%s: %s", file, m[1], m[2])
+// shape checks a node against the schema type t (the yaml tags of the file* structs): mappings
+// for structs and maps, sequences for slices, scalars of the right kind, no unknown field.
+func shape(file string, n *yaml.Node, t reflect.Type) []error {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
 	}
-	return fmt.Errorf("%s: %s", file, msg)
-}
-
-var notFoundRe = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
-
-// decodeError turns yaml.v3's "line N: ..." type errors into "file:N:col: ...".
-func (l *locator) decodeError(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return syntaxError(l.file, err)
+	at := func(n *yaml.Node, format string, args ...any) error {
+		return fmt.Errorf("%s:%d:%d: %s", file, n.Line, n.Column, fmt.Sprintf(format, args...))
 	}
-	var out []error
-	for _, e := range te.Errors {
-		m := lineRe.FindStringSubmatch(e)
-		if m == nil {
-			out = append(out, fmt.Errorf("%s: %s", l.file, e))
-			continue
-		}
-		line, _ := strconv.Atoi(m[1])
-		msg := m[2]
-		key := ""
-		if k := notFoundRe.FindStringSubmatch(msg); k != nil {
-			key = k[1]
-			msg = fmt.Sprintf("unknown field %q (check the spelling against the schema in the file header)", key)
-		}
-		out = append(out, fmt.Errorf("%s:%d:%d: %s", l.file, line, l.column(line, key), msg))
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	return errors.Join(out...)
-}
-
-// column finds the column of the key named key on line (or of the last node on that line).
-func (l *locator) column(line int, key string) int {
-	col := 0
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n == nil {
-			return
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return []error{at(n, "want a mapping, got %s", kindOf(n))}
 		}
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i]
-				if k.Line == line && key != "" && k.Value == key {
-					col = k.Column
-					return
-				}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			if tag := t.Field(i).Tag.Get("yaml"); tag != "" {
+				fields[tag] = t.Field(i).Type
+				names = append(names, tag)
 			}
 		}
-		if n.Line == line && key == "" && n.Column > col {
-			col = n.Column
+		var errs []error
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			ft, ok := fields[k.Value]
+			if !ok {
+				errs = append(errs, at(k, "unknown field %q (valid here: %s; see the schema in the file header)", k.Value, strings.Join(names, ", ")))
+				continue
+			}
+			errs = append(errs, shape(file, n.Content[i+1], ft)...)
 		}
+		return errs
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return []error{at(n, "want a mapping, got %s", kindOf(n))}
+		}
+		var errs []error
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			errs = append(errs, shape(file, n.Content[i+1], t.Elem())...)
+		}
+		return errs
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return []error{at(n, "want a list, got %s", kindOf(n))}
+		}
+		var errs []error
 		for _, c := range n.Content {
-			walk(c)
+			errs = append(errs, shape(file, c, t.Elem())...)
+		}
+		return errs
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			return []error{at(n, "want true or false, got %s", kindOf(n))}
+		}
+	case reflect.Int:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			return []error{at(n, "want a whole number, got %s", kindOf(n))}
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			return []error{at(n, "want a single value, got %s", kindOf(n))}
 		}
 	}
-	walk(l.root)
-	if col == 0 {
-		col = 1
+	return nil
+}
+
+func kindOf(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
 	}
-	return col
+	return fmt.Sprintf("%q", n.Value)
 }
 
 // node follows a path of mapping keys (string) and sequence indexes (int) from the document root.
