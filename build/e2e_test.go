@@ -79,8 +79,12 @@ func TestBuildEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	broken := filepath.Join(dir, "broken")
-	os.MkdirAll(broken, 0o755)
-	os.WriteFile(filepath.Join(broken, "Dockerfile.tmpl"), []byte("FROM {{.V.Base}}\nRUN echo about to fail && exit 3\n"), 0o644)
+	if err := os.MkdirAll(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(broken, "Dockerfile.tmpl"), []byte("FROM {{.V.Base}}\nRUN echo about to fail && exit 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p := testenv.LoadPlan(t, dir, fmt.Sprintf(`repository: %[1]s/e2e/pytorch
 defaults: {base: "%[2]s", index_url: "%[3]s", pip_index_url: "%[3]s", extra_packages: [torchimg-e2e-extra]}
 include:

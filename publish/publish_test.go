@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math/rand"
 	"net"
 	"net/http"
@@ -290,7 +291,7 @@ func TestCancelledPublishConverges(t *testing.T) {
 		if _, err := f.publish(t, context.Background(), nil); err != nil {
 			t.Fatal(err)
 		}
-		return f.state(t)
+		return f.variants(t, f.state(t))
 	}()
 	f := newFixture(t)
 	// Cancel as soon as the first immutable tag is written.
@@ -317,22 +318,28 @@ func TestCancelledPublishConverges(t *testing.T) {
 	if err != nil || res.Failed() {
 		t.Fatal(err, res.Errors)
 	}
-	if got := f.state(t); !sameTags(got, want, f.byID) {
-		t.Errorf("after re-run: %v, want the state of an uninterrupted run", got)
+	if got, want := f.variants(t, f.state(t)), want; !maps.Equal(got, want) {
+		t.Errorf("after re-run: %v, want the state of an uninterrupted run %v", got, want)
 	}
 }
 
-// sameTags compares two states by which variant each tag names (digests differ per fixture).
-func sameTags(got, want map[string]string, byID map[string]*report.BuildEntry) bool {
-	if len(got) != len(want) {
-		return false
+// variants maps each tag of a state to the variant whose image it names (digests differ
+// between fixtures; the variant label does not).
+func (f *fixture) variants(t *testing.T, st map[string]string) map[string]string {
+	t.Helper()
+	byDigest := map[string]string{}
+	for id, r := range f.byID {
+		byDigest[r.Digest] = id
 	}
-	for tg := range want {
-		if _, ok := got[tg]; !ok {
-			return false
+	out := map[string]string{}
+	for tag, d := range st {
+		id, ok := byDigest[d]
+		if !ok {
+			t.Fatalf("tag %s names %s, the image of no variant", tag, d)
 		}
+		out[tag] = id
 	}
-	return got["latest"] == byID["2.9.1-cu128"].Digest
+	return out
 }
 
 func TestFlakyRegistryConverges(t *testing.T) {
@@ -446,5 +453,23 @@ func TestNaturalOrder(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "2.9.1-cuda12.8.1 2.9-cu126 2.9-cu128 2.10-cu128 latest" {
 		t.Errorf("order: %v", got)
+	}
+}
+
+// A shard of a release publishes its images and immutable tags, and leaves floating tags alone.
+func TestSkipFloating(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.publish(t, context.Background(), &Publisher{SkipFloating: "a shard"})
+	if err != nil || res.Failed() || res.FloatingSkipped != "a shard" {
+		t.Fatalf("%v %+v", err, res)
+	}
+	st := f.state(t)
+	if len(st) != 3 {
+		t.Errorf("want only the 3 immutable tags, have %v", st)
+	}
+	for _, a := range res.Actions {
+		if a.Kind == report.Floating && (a.Op != report.OpHeld || a.Done || a.Reason != "a shard") {
+			t.Errorf("floating action %+v", a)
+		}
 	}
 }

@@ -39,7 +39,9 @@ func TestSelfCheckScript(t *testing.T) {
 		ForwardCompat: []string{"535", "550"}, CUDAArchs: "7.0;8.0;9.0", GPUNative: []string{"7.0", "8.0", "8.6", "9.0"},
 		GPUPTX: nil, GPUNone: []string{"7.5", "12.0"}}.Marshal()), 0o644)
 	noDevices := filepath.Join(dir, "dev-empty")
-	os.MkdirAll(noDevices, 0o755)
+	if err := os.MkdirAll(noDevices, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	withGPU := filepath.Dir(write("dev-gpu/nvidia0", "", 0o644))
 	smiDir := filepath.Dir(write("smi/nvidia-smi", "#!/bin/sh\necho 12.0\n", 0o755))
 	const v550 = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n"

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/internal/testenv"
+	reportpkg "github.com/torchimg/torchimg/report"
 )
 
 // TestPipelineEndToEnd drives the CLI as a release job would: build two variants on a real
@@ -26,14 +28,14 @@ func TestPipelineEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	m := filepath.Join(dir, "matrix.yaml")
 	repo := env.RegistryHost + "/cli/pytorch"
-	os.WriteFile(m, []byte(fmt.Sprintf(`repository: %s
+	writeFile(t, m, fmt.Sprintf(`repository: %s
 defaults: {base: "%s", index_url: "%s"}
 axes: {torch: ["2.9.1"], cuda: ["12.6", "12.8"], os: [debian12], python: ["3.11"]}
 tags:
   - {template: "{{.Torch}}-cuda{{.CUDA.Full}}-py{{.Python}}-{{.OS}}", kind: immutable}
   - {template: "{{.Torch.MajorMinor}}-cu{{.CUDA.Short}}", kind: floating}
   - {template: "{{.Torch.MajorMinor}}", kind: floating, only: {pypi_default: true}}
-`, repo, env.BaseImage, env.IndexURL)), 0o644)
+`, repo, env.BaseImage, env.IndexURL))
 	report := filepath.Join(dir, "build.json")
 	code, out, errs := runCmd(t, "build", "-f", m, "--builder", env.BuilderAddr, "--stage", env.RegistryHost+"/cli/staging",
 		"--progress", "quiet", "--report", report, "--source-date-epoch", "1700000000", "--revision", "cafe")
@@ -56,7 +58,10 @@ tags:
 			Verified bool     `json:"labels_verified"`
 		} `json:"variants"`
 	}
-	b, _ := os.ReadFile(record)
+	b, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := json.Unmarshal(b, &rec); err != nil || rec.Status != "published" || len(rec.Variants) != 2 || !rec.Variants[1].Verified {
 		t.Fatalf("record: %v %s", err, b)
 	}
@@ -78,11 +83,64 @@ tags:
 		t.Errorf("check with driver 580: exit %d\n%s\n%s", code, out, errs)
 	}
 	code, out, errs = runCmd(t, "check", repo+":2.9-cu126", "--driver", "580.95.05", "--gpu-cc", "12.0", "--brand", "geforce")
-	if code != exitIncompatible || !strings.Contains(strings.ToLower(out), "arch") {
+	if code != exitIncompatible || !strings.Contains(out, "FAIL  arch") || !strings.Contains(out, "the image's torch has no kernels for compute capability 12.0") {
 		t.Errorf("check Blackwell vs cu126: exit %d\n%s\n%s", code, out, errs)
 	}
 	code, out, _ = runCmd(t, "plan", "-f", m, "--diff")
 	if code != 0 || !strings.Contains(out, "0 to create, 0 to move, 5 unchanged") {
 		t.Errorf("plan --diff after publish: %d %s", code, out)
+	}
+
+	// GPU smoke on a host without a GPU: skipped with the reason (auto), failed when required (on).
+	noGPU := host.Facts{Reason: "no NVIDIA driver found (libnvidia-ml.so.1 not loadable)"}
+	smokeOut := filepath.Join(dir, "smoke.json")
+	code, out, errs = runOnHost(t, noGPU, "smoke", "--report", report, "--builder", env.BuilderAddr, "--out", smokeOut)
+	sr, rerr := reportpkg.ReadSmoke(smokeOut)
+	if code != 0 || rerr != nil || len(sr.Variants) != 2 || sr.Variants[0].Status != reportpkg.Skipped || !strings.Contains(sr.Variants[0].Reason, "no GPU on this host") || !strings.Contains(out, "0 passed, 0 failed, 2 skipped") {
+		t.Errorf("smoke --gpu auto: exit %d, %v %+v\n%s\n%s", code, rerr, sr, out, errs)
+	}
+	code, out, errs = runOnHost(t, noGPU, "smoke", "--report", report, "--gpu", "on", "--out", smokeOut)
+	if sr, rerr = reportpkg.ReadSmoke(smokeOut); code != 1 || rerr != nil || len(sr.Failed()) != 2 || !sr.Variants[1].Required || !strings.Contains(errs, "GPU smoke: 2 of 2 variant(s) failed") {
+		t.Errorf("smoke --gpu on: exit %d, %v %+v\n%s\n%s", code, rerr, sr, out, errs)
+	}
+	// publish --smoke holds the variants whose required GPU test failed: nothing moves.
+	code, out, errs = runCmd(t, "publish", "--report", report, "--smoke", smokeOut, "--matrix", m)
+	if code != 1 || !strings.Contains(errs, "floating tags not moved") {
+		t.Errorf("publish with failed smoke tests: exit %d\n%s\n%s", code, out, errs)
+	}
+
+	// torchimg release: build, (GPU smoke), publish in one command; a shard leaves floating tags alone.
+	m2 := filepath.Join(dir, "release.yaml")
+	repo2 := env.RegistryHost + "/cli/released"
+	writeFile(t, m2, strings.Replace(string(mustRead(t, m)), repo, repo2, 1))
+	code, out, errs = runOnHost(t, noGPU, "release", "-f", m2, "--builder", env.BuilderAddr, "--stage", env.RegistryHost+"/cli/staging",
+		"--progress", "quiet", "--source-date-epoch", "1700000000", "--shard", "1/2", "--report", filepath.Join(dir, "shard1.json"))
+	if code != 0 || !strings.Contains(errs, "floating tags left alone: a partial release") || !strings.Contains(out, "1 to create, 0 to move") {
+		t.Errorf("release --shard 1/2: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = runOnHost(t, noGPU, "release", "-f", m2, "--builder", env.BuilderAddr, "--stage", env.RegistryHost+"/cli/staging",
+		"--progress", "quiet", "--source-date-epoch", "1700000000", "--gpu", "auto")
+	if code != 0 || !strings.Contains(errs, "published 2 variant(s) to "+repo2) || !strings.Contains(out, "0 passed, 0 failed, 2 skipped") {
+		t.Errorf("release: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = runCmd(t, "inspect", repo2+":2.9-cu126")
+	if code != 0 || !strings.Contains(out, "torch        2.9.1 (cu126)") {
+		t.Errorf("inspect after release: %d %s", code, out)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

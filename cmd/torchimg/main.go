@@ -45,7 +45,12 @@ func usageErrorf(format string, args ...any) error {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	app := newApp(stdin, stdout, stderr)
+	return runApp(ctx, newApp(stdin, stdout, stderr), args)
+}
+
+// runApp runs one command line on app and returns its exit status.
+func runApp(ctx context.Context, app *app, args []string) int {
+	stderr := app.err
 	root := app.rootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

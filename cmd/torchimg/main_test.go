@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/torchimg/torchimg/gpu/host"
 )
 
 func runCmd(t *testing.T, args ...string) (int, string, string) {
@@ -17,6 +19,20 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
 }
+
+// runOnHost runs a command line as on a host with these GPU facts.
+func runOnHost(t *testing.T, facts host.Facts, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := newApp(strings.NewReader(""), &out, &errb)
+	a.hostSource = func() host.Source { return staticHost(facts) }
+	code := runApp(context.Background(), a, args)
+	return code, out.String(), errb.String()
+}
+
+type staticHost host.Facts
+
+func (s staticHost) Facts(ctx context.Context) (host.Facts, error) { return host.Facts(s), ctx.Err() }
 
 func TestExitCodes(t *testing.T) {
 	bad := filepath.Join("..", "..", "matrix", "testdata", "invalid", "no-wheels.yaml")

@@ -199,7 +199,18 @@ func TestRealNVML(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("real NVML: %+v", f)
-	if !f.DriverFound && f.Reason == "" {
-		t.Error("no reason given")
+	if !f.DriverFound {
+		if f.Reason == "" {
+			t.Error("no driver and no reason given")
+		}
+		return
+	}
+	if f.Reason != "" || f.Driver == "" || f.CUDA == "" || len(f.GPUs) == 0 {
+		t.Errorf("a driver was found, so its version, CUDA version and GPUs must come back: %+v", f)
+	}
+	for _, g := range f.GPUs {
+		if g.Name == "" || g.Arch == "" || g.Brand == "" {
+			t.Errorf("GPU %d: name, compute capability and brand must come back: %+v", g.Index, g)
+		}
 	}
 }
