@@ -132,7 +132,7 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, 
 			os.RemoveAll(ociDir(req) + ".partial")
 		}
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-			return finish(res, report.Cancelled, stage, fmt.Errorf("%s: cancelled", v.ID))
+			return finish(res, report.Cancelled, stage, fmt.Errorf("%s: %w", v.ID, context.Canceled))
 		}
 		return finish(res, report.Failed, stage, fmt.Errorf("%s: %s: %s", v.ID, stage, buildkit.CleanError(err)))
 	}

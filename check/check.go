@@ -30,17 +30,17 @@ const (
 	CannotTell    Verdict = "cannot-tell"
 )
 
-// Status is the outcome of one part of a check.
-type Status string
+// Status is the outcome of one part of a check: gpu/driver's vocabulary, and NotChecked.
+type Status = driver.Status
 
 // Statuses. Fail makes the verdict NotCompatible, Unknown makes it CannotTell
 // (unless something fails); OK, Warn and NotChecked leave it Compatible.
 const (
-	OK         Status = "ok"
-	Warn       Status = "warn"
-	Fail       Status = "fail"
-	Unknown    Status = "unknown"
-	NotChecked Status = "not-checked"
+	OK         = driver.OK
+	Warn       = driver.Warn
+	Fail       = driver.Fail
+	Unknown    = driver.Unknown
+	NotChecked = Status("not-checked")
 )
 
 // Parts of an image check.
@@ -182,7 +182,7 @@ func Evaluate(info *report.Info, h Host, db *compat.DB) *Result {
 	if gpuOK {
 		j := driver.Judge(im.need, h.DriverHost())
 		for _, l := range j.Lines {
-			r.add(PartDriver, Status(l.Status), "%s", l.Message)
+			r.add(PartDriver, l.Status, "%s", l.Message)
 		}
 		for _, a := range j.Advice {
 			r.advise("%s", a)

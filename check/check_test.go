@@ -443,7 +443,7 @@ func TestDriverCases(t *testing.T) {
 		im := torchimgImage(t, db, "2.9.1", tc.Toolkit, archs128)
 		h := nvmlHost(tc.Driver, tc.CUDA, host.GPU{Name: "GPU", Brand: tc.Brand, Arch: "9.0"})
 		r := Evaluate(im, h, db)
-		if got := statusOf(r, PartDriver); got != Status(tc.Want) {
+		if got := statusOf(r, PartDriver); got != tc.Want {
 			t.Errorf("%s: driver %s, want %s\n%s", tc.Name, got, tc.Want, allText(r))
 		}
 	}

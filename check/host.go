@@ -67,7 +67,7 @@ func (w WhatIf) Host(db *compat.DB) (Host, error) {
 	for i, cc := range w.CCs {
 		mj, mn, err := arch.ParseCC(cc)
 		if err != nil {
-			return h, fmt.Errorf("--gpu-cc: %v", err)
+			return h, fmt.Errorf("--gpu-cc: %w", err)
 		}
 		h.Facts.GPUs = append(h.Facts.GPUs, host.GPU{Index: i, Brand: brand, Arch: fmt.Sprintf("%d.%d", mj, mn)})
 	}

@@ -25,8 +25,9 @@ var (
 	reImageRef    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,511}$`)
 )
 
-// Flavors are the image flavors torchimg renders.
-var Flavors = []string{"runtime", "devel"}
+// imageFlavors are the image flavors torchimg renders (compat's baseFlavors are the nvidia/cuda
+// images they build on).
+var imageFlavors = []string{"runtime", "devel"}
 
 // printable reports whether s has no control characters (newlines included).
 func printable(s string) bool {

@@ -40,7 +40,7 @@ func ParseOnly(s string) (Filter, error) {
 		}
 		for _, alt := range strings.Split(v, "|") {
 			if _, err := path.Match(alt, ""); err != nil {
-				return f, fmt.Errorf("--only: bad pattern %q: %v", alt, err)
+				return f, fmt.Errorf("--only: bad pattern %q: %w", alt, err)
 			}
 			f.terms[k] = append(f.terms[k], alt)
 		}

@@ -79,8 +79,8 @@ func NewPlan(f *File, db *compat.DB, opts Options) (*Plan, Diagnostics, error) {
 	}
 	opts.labelsPrefix = p.LabelsPrefix
 	checkSettings(&ds, f.Defaults, "defaults", opts)
-	if f.Defaults.Flavor.Set && !slices.Contains(Flavors, f.Defaults.Flavor.Value) {
-		ds.errorf(f.Defaults.Flavor.Pos, "defaults.flavor %q: valid flavors are %s", clip(f.Defaults.Flavor.Value), strings.Join(Flavors, ", "))
+	if f.Defaults.Flavor.Set && !slices.Contains(imageFlavors, f.Defaults.Flavor.Value) {
+		ds.errorf(f.Defaults.Flavor.Pos, "defaults.flavor %q: valid flavors are %s", clip(f.Defaults.Flavor.Value), strings.Join(imageFlavors, ", "))
 	}
 	for i, o := range f.Overrides {
 		what := fmt.Sprintf("overrides[%d]", i)
@@ -263,8 +263,8 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 	} else if !rePython.MatchString(vs.python.Value) {
 		errf(vs.python.Pos, "python %q: want a Python version like 3.12 (or 3.14t)", clip(vs.python.Value))
 	}
-	if !slices.Contains(Flavors, vs.flavor.Value) {
-		errf(vs.flavor.Pos, "flavor %q: valid flavors are %s%s", clip(vs.flavor.Value), strings.Join(Flavors, ", "), didYouMean(vs.flavor.Value, Flavors))
+	if !slices.Contains(imageFlavors, vs.flavor.Value) {
+		errf(vs.flavor.Pos, "flavor %q: valid flavors are %s%s", clip(vs.flavor.Value), strings.Join(imageFlavors, ", "), didYouMean(vs.flavor.Value, imageFlavors))
 	}
 	if bad {
 		return nil, false

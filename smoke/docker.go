@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/torchimg/torchimg/report"
@@ -73,26 +72,19 @@ func (d *Docker) Command(t Target, dir string) []string {
 	if gpus == "" {
 		gpus = "all"
 	}
+	probe := probeCommand(append([]string{"--gpu"}, t.ProbeArgs...)...)
 	args := []string{d.binary(), "run", "--rm", "--gpus", gpus, "--network", "none",
-		"-v", dir + ":" + probeDir + ":ro", "--entrypoint", "sh", t.Ref,
-		"-c", `exec "$(command -v python || command -v python3)" ` + probeDir + `/probe.py "$@"`, "probe", "--gpu"}
-	return append(args, t.ProbeArgs...)
+		"-v", dir + ":" + probeDir + ":ro", "--entrypoint", probe[0], t.Ref}
+	return append(args, probe[1:]...)
 }
 
 // Run implements Runner.
 func (d *Docker) Run(ctx context.Context, t Target) (*report.Findings, error) {
-	dir, err := os.MkdirTemp(d.TempDir, "torchimg-probe-")
+	dir, err := writeScript(d.TempDir)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	// The image's user may not be root: the script must be readable by anyone.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "probe.py"), Script, 0o644); err != nil {
-		return nil, err
-	}
 	argv := d.Command(t, dir)
 	bin, err := exec.LookPath(argv[0])
 	if err != nil {

@@ -97,15 +97,12 @@ func (h *Host) Run(ctx context.Context, t Target) (*report.Findings, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(h.TempDir, "torchimg-probe-")
+	dir, err := writeScript(h.TempDir)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "probe.py")
-	if err := os.WriteFile(script, Script, 0o644); err != nil {
-		return nil, err
-	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, py, append([]string{script, "--gpu"}, t.ProbeArgs...)...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -131,4 +128,22 @@ func withoutEnv(env []string, name string) []string {
 		}
 	}
 	return out
+}
+
+// writeScript puts probe.py into a new directory under tmp that anyone can read (the image's
+// user may not be root); the caller removes it.
+func writeScript(tmp string) (string, error) {
+	dir, err := os.MkdirTemp(tmp, "torchimg-probe-")
+	if err != nil {
+		return "", fmt.Errorf("probe script: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("probe script: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "probe.py"), Script, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("probe script: %w", err)
+	}
+	return dir, nil
 }

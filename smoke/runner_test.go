@@ -332,8 +332,8 @@ echo '`+probeJSON+`'
 	}
 	b := mustRead(t, argsFile)
 	args := strings.Split(strings.TrimSpace(string(b)), "\n")
-	want := []string{"run", "--rm", "--gpus", "all", "--network", "none", "-v", "", "--entrypoint", "sh", tg.Ref,
-		"-c", `exec "$(command -v python || command -v python3)" /torchimg-probe/probe.py "$@"`, "probe", "--gpu", "--package", "triton"}
+	want := []string{"run", "--rm", "--gpus", "all", "--network", "none", "-v", "", "--entrypoint", "/bin/sh", tg.Ref,
+		"-c", `p=$(command -v python || command -v python3) && exec "$p" /torchimg-probe/probe.py "$@"`, "probe", "--gpu", "--package", "triton"}
 	if len(args) != len(want) {
 		t.Fatalf("docker %q\nwant   %q", args, want)
 	}

@@ -57,7 +57,7 @@ or a settings file given with --config.`,
 	}
 	root.PersistentFlags().String("config", "", "settings file (YAML) with flag values, e.g. builder: tcp://buildkitd:1234")
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%w", err) })
 	root.SetOut(a.out)
 	root.SetErr(a.err)
 	root.AddCommand(a.validateCmd(), a.planCmd(), a.renderCmd(), a.buildCmd(), a.publishCmd(), a.inspectCmd(),
@@ -126,10 +126,10 @@ func (a *app) loadPlan(path string) (*matrix.Plan, error) {
 func (a *app) filter() (matrix.Filter, error) {
 	f, err := matrix.ParseOnly(a.v.GetString("only"))
 	if err != nil {
-		return f, usageErrorf("%v", err)
+		return f, usageErrorf("%w", err)
 	}
 	if err := f.ParseShard(a.v.GetString("shard")); err != nil {
-		return f, usageErrorf("%v", err)
+		return f, usageErrorf("%w", err)
 	}
 	return f, nil
 }
@@ -185,15 +185,10 @@ for CI fan-out), markdown (a torch × CUDA grid with tags and minimum drivers fo
 			if !slices.Contains(matrix.OutputFormats, format) {
 				return usageErrorf("--output %q: valid formats are %s", format, strings.Join(matrix.OutputFormats, ", "))
 			}
-			f, err := a.filter()
+			p, vs, f, err := a.selection()
 			if err != nil {
 				return err
 			}
-			p, err := a.loadPlan(a.v.GetString("file"))
-			if err != nil {
-				return err
-			}
-			vs := f.Apply(p.Variants)
 			if a.v.GetBool("diff") {
 				return a.planDiff(cmd.Context(), p, vs)
 			}

@@ -74,8 +74,8 @@ func (a *app) buildDone(rep *report.Build, err error) error {
 	return nil
 }
 
-// selected loads the plan and applies --only/--shard; selecting nothing is an error.
-func (a *app) selected() (*matrix.Plan, []*matrix.Variant, matrix.Filter, error) {
+// selection loads the plan (--file) and applies --only/--shard.
+func (a *app) selection() (*matrix.Plan, []*matrix.Variant, matrix.Filter, error) {
 	f, err := a.filter()
 	if err != nil {
 		return nil, nil, f, err
@@ -84,7 +84,15 @@ func (a *app) selected() (*matrix.Plan, []*matrix.Variant, matrix.Filter, error)
 	if err != nil {
 		return nil, nil, f, err
 	}
-	vs := f.Apply(p.Variants)
+	return p, f.Apply(p.Variants), f, nil
+}
+
+// selected is selection for commands that build: selecting nothing is an error.
+func (a *app) selected() (*matrix.Plan, []*matrix.Variant, matrix.Filter, error) {
+	p, vs, f, err := a.selection()
+	if err != nil {
+		return nil, nil, f, err
+	}
 	if len(vs) == 0 {
 		return nil, nil, f, &exitError{code: exitFailed, err: fmt.Errorf("--only/--shard select no variant of %d", len(p.Variants))}
 	}

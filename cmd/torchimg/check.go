@@ -88,7 +88,7 @@ func (a *app) runCheck(ctx context.Context, args []string) error {
 			return usageErrorf("--driver, --cuda, --gpu-cc and --brand describe a host to check an IMAGE against; give the image, or drop them to diagnose this host")
 		}
 		if h, err = w.Host(db); err != nil {
-			return usageErrorf("%v", err)
+			return usageErrorf("%w", err)
 		}
 	} else {
 		facts, err := a.hostSource().Facts(ctx)

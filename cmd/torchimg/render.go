@@ -20,15 +20,10 @@ the self-check scripts and image.env). The files are what 'torchimg build' sends
   torchimg render --out dist/contexts`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := a.filter()
+			p, vs, _, err := a.selection()
 			if err != nil {
 				return err
 			}
-			p, err := a.loadPlan(a.v.GetString("file"))
-			if err != nil {
-				return err
-			}
-			vs := f.Apply(p.Variants)
 			out := a.v.GetString("out")
 			if out == "" {
 				if len(vs) != 1 {

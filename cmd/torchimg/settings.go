@@ -131,7 +131,7 @@ func addSmokeFlags(cmd *cobra.Command) {
 func (a *app) smokeOptions(rc *registry.Client) (o *smoke.Options, close func(), err error) {
 	mode, err := smoke.ParseMode(a.v.GetString("gpu"))
 	if err != nil {
-		return nil, nil, usageErrorf("%v", err)
+		return nil, nil, usageErrorf("%w", err)
 	}
 	o = &smoke.Options{Mode: mode, Host: a.hostSource(), ImageEnv: smoke.RegistryEnv(rc),
 		Logf: func(format string, args ...any) { a.log.Info(fmt.Sprintf(format, args...)) }}

@@ -240,7 +240,7 @@ func canonicalFlavor(flavor string) (string, bool) {
 	if m := spelledCUDNN.FindStringSubmatch(flavor); m != nil {
 		flavor = "cudnn-" + m[1]
 	}
-	return flavor, slices.Contains(Flavors, flavor) || slices.Contains(extraFlavors, flavor)
+	return flavor, slices.Contains(baseFlavors, flavor) || slices.Contains(extraFlavors, flavor)
 }
 
 // cudnnSpelling is how the toolkit's tags spell the cuDNN part.
@@ -271,7 +271,7 @@ func (db *DB) Tag(toolkit, os, flavor string) string {
 func (db *DB) BaseImage(toolkit, os, flavor string) BaseImage {
 	fl, ok := canonicalFlavor(flavor)
 	if !ok {
-		return BaseImage{Note: fmt.Sprintf("unknown flavor %q (valid are %s)", flavor, strings.Join(Flavors, ", "))}
+		return BaseImage{Note: fmt.Sprintf("unknown flavor %q (valid are %s)", flavor, strings.Join(baseFlavors, ", "))}
 	}
 	if !version.Valid(toolkit) || parts(toolkit) != 3 {
 		return BaseImage{Note: fmt.Sprintf("toolkit %q: want an update release like 12.8.1", toolkit)}

@@ -96,8 +96,8 @@ type fileVariant struct {
 	Toolkit fileFact `yaml:"toolkit"`
 }
 
-// Flavors are the nvidia/cuda image flavors a query may name, in parent-first order.
-var Flavors = []string{"base", "runtime", "devel", "cudnn-runtime", "cudnn-devel"}
+// baseFlavors are the nvidia/cuda image flavors a query may name, in parent-first order.
+var baseFlavors = []string{"base", "runtime", "devel", "cudnn-runtime", "cudnn-devel"}
 
 // extraFlavors exist in NVIDIA's lists for some toolkits and may be recorded, but torchimg does not build on them.
 var extraFlavors = []string{"tensorrt-runtime", "tensorrt-devel"}
@@ -442,7 +442,7 @@ func (v *validator) build(f *fileDB) *DB {
 
 	// images
 	allowed := map[string]bool{}
-	for _, fl := range append(append([]string{}, Flavors...), extraFlavors...) {
+	for _, fl := range append(append([]string{}, baseFlavors...), extraFlavors...) {
 		allowed[fl] = true
 	}
 	for i, im := range f.Images {
@@ -494,7 +494,7 @@ func (v *validator) build(f *fileDB) *DB {
 			}
 			for _, fl := range t.Flavors {
 				if !allowed[fl] {
-					v.errorf(at(tp, "flavors"), "toolkit %s: flavor %q: want one of %s", im.Toolkit, fl, strings.Join(Flavors, ", "))
+					v.errorf(at(tp, "flavors"), "toolkit %s: flavor %q: want one of %s", im.Toolkit, fl, strings.Join(baseFlavors, ", "))
 					continue
 				}
 				k := tagKey{t.OS, fl}
