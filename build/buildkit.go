@@ -26,6 +26,7 @@ import (
 	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/probe"
 	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
 )
@@ -362,7 +363,7 @@ func runProbe(ctx context.Context, gc gateway.Client, r *gateway.Result, req Req
 			return nil, fmt.Errorf("probe: image config: %w", err)
 		}
 	}
-	out := smoke.Probe(st, smoke.Args(v), llb.WithCustomName(fmt.Sprintf("probe %s: compare the image with its labels", v.ID)))
+	out := smoke.Probe(st, probe.Args(v), llb.WithCustomName(fmt.Sprintf("probe %s: compare the image with its labels", v.ID)))
 	def, err := out.Marshal(ctx, llb.LinuxAmd64)
 	if err != nil {
 		return nil, fmt.Errorf("probe: %w", err)
@@ -375,5 +376,5 @@ func runProbe(ctx context.Context, gc gateway.Client, r *gateway.Result, req Req
 	if err != nil {
 		return nil, err
 	}
-	return smoke.Compare(v.Labels, req.Plan.LabelsPrefix, v.ExtraPackages, f), nil
+	return probe.Compare(v.Labels, req.Plan.LabelsPrefix, v.ExtraPackages, f), nil
 }

@@ -526,20 +526,16 @@ func imageSelfCheck(data []byte, facts host.Facts, derived, nvmlRead bool, sys S
 			break
 		}
 	}
-	// The alternatives of the same release that this driver runs (CUDA=DRIVER_MIN=TAG).
+	// The CUDA variants of the same torch release that this driver runs.
 	if res.Verdict == NotCompatible && facts.Driver != "" {
 		var works []string
 		for _, alt := range kv.Alternatives {
 			if version.Valid(alt.DriverMin) && version.Compare(facts.Driver, alt.DriverMin) >= 0 {
-				ref := alt.Tag
-				if kv.Repository != "" {
-					ref = kv.Repository + ":" + ref
-				}
-				works = append(works, fmt.Sprintf("%s (CUDA %s)", ref, alt.CUDA))
+				works = append(works, fmt.Sprintf("CUDA %s (driver >= %s)", alt.CUDA, alt.DriverMin))
 			}
 		}
 		if len(works) > 0 {
-			res.advise("images of this release that run on driver %s: %s", facts.Driver, strings.Join(works, ", "))
+			res.advise("torch %s is also built for %s, which run on driver %s: look for those tags of %s (torchimg check lists them)", kv.Torch, strings.Join(works, ", "), facts.Driver, orText(kv.Repository, "this repository"))
 		}
 	}
 	return res

@@ -64,7 +64,7 @@ func TestDiagnose(t *testing.T) {
 	geforce := host.Facts{DriverFound: true, Driver: "550.54.15", CUDA: "12.4", GPUs: []host.GPU{{Index: 0, Name: "NVIDIA GeForce RTX 4090", Brand: "geforce", Arch: "8.9"}}}
 	imageEnv := []byte("# Facts\nTORCHIMG_VARIANT='2.9.1-cu128'\nTORCHIMG_REPOSITORY='ghcr.io/acme/pytorch-cuda'\nTORCHIMG_TORCH='2.9.1'\nTORCHIMG_CUDA='12.8'\n" +
 		"TORCHIMG_CUDA_TOOLKIT='12.8.1'\nTORCHIMG_DRIVER_MIN='570.124.06'\nTORCHIMG_DRIVER_MIN_COMPAT='525'\nTORCHIMG_CUDA_ARCHS='7.0;7.5;8.0;8.6;9.0;10.0;12.0'\n" +
-		"TORCHIMG_ALTERNATIVES='12.6=560.35.05=2.9-cu126 12.4=550.54.14=2.6-cu124'\n")
+		"TORCHIMG_ALTERNATIVES='12.6=560.35.05 12.4=550.54.14'\n")
 
 	tests := []struct {
 		name    string
@@ -147,7 +147,7 @@ func TestDiagnose(t *testing.T) {
 			cache:  ldCache,
 			want:   NotCompatible,
 			checks: map[string]Status{CheckImage + " driver": Fail, CheckImage + " arch": OK},
-			texts:  []string{"570.124.06", "started anyway", "ghcr.io/acme/pytorch-cuda:2.6-cu124 (CUDA 12.4)"},
+			texts:  []string{"570.124.06", "started anyway", "is also built for CUDA 12.4 (driver >= 550.54.14), which run on driver 550.54.15: look for those tags of ghcr.io/acme/pytorch-cuda"},
 		},
 	}
 	for _, tc := range tests {

@@ -8,7 +8,7 @@ import (
 // Label names under the prefix (default io.torchimg). This is the schema consumers read;
 // README.md documents it. Bump SchemaVersion when a name or meaning changes.
 const (
-	SchemaVersion = "1"
+	SchemaVersion = "2"
 
 	LabelSchema          = "schema-version"
 	LabelVariant         = "variant"
@@ -24,7 +24,13 @@ const (
 	LabelDriverMin       = "driver.minimum"
 	LabelDriverMinCompat = "driver.minimum-compat"
 	LabelCUDAArchs       = "cuda.archs"
-	LabelMatrixRevision  = "matrix.revision"
+	// The variant's input fingerprint and its parts (package fingerprint); set by the build, not
+	// in the Dockerfile. Version 1 of the schema had matrix.revision here, which changed every
+	// image on any edit of the matrix file.
+	LabelInputs        = "inputs"
+	LabelInputsContext = "inputs.context"
+	LabelInputsProbe   = "inputs.probe"
+	LabelInputsRecipe  = "inputs.recipe"
 )
 
 // OCI standard label names.
@@ -51,7 +57,6 @@ func variantLabels(p *Plan, f *File, v *Variant, user []KV) map[string]string {
 		pre + LabelPythonVersion:  v.Python,
 		pre + LabelOS:             v.OS,
 		pre + LabelFlavor:         v.Flavor,
-		pre + LabelMatrixRevision: p.MatrixRevision,
 	}
 	set := func(k, val string) {
 		if val != "" {

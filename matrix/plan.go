@@ -42,10 +42,12 @@ type Variant struct {
 	PipIndexURL     string   `json:"pip_index_url,omitempty"`
 	ExtraPackages   []string `json:"extra_packages,omitempty"`
 	TemplateDir     string   `json:"template_dir,omitempty"`
+	// Inputs is the input fingerprint (package fingerprint), once the base image is resolved.
+	Inputs string `json:"inputs,omitempty"`
 	Unofficial      bool     `json:"unofficial,omitempty"`
 	// Origin says where in the matrix the variant came from ("matrix.yaml:5:3 (axes)").
 	Origin string `json:"origin"`
-	// Alternatives are the other CUDA variants of the same torch release in this plan,
+	// Alternatives are the other CUDA variants of the same torch release (compatibility data),
 	// for the in-image self-check's advice.
 	Alternatives []Alternative `json:"alternatives,omitempty"`
 
@@ -59,11 +61,12 @@ type RunsOn struct {
 	None   []string `json:"none"`   // no kernel it can run
 }
 
-// Alternative is another variant a user with an older driver could pull instead.
+// Alternative is another CUDA variant of the torch release that a user with an older driver
+// could pull instead.
 type Alternative struct {
 	CUDA      string `json:"cuda"`
+	Variant   string `json:"variant"` // "cu126"
 	DriverMin string `json:"driver_min,omitempty"`
-	Tag       string `json:"tag"`
 }
 
 // Ref returns repository:tag for the variant's first immutable tag.

@@ -21,7 +21,25 @@ type TagData struct {
 	OS      string
 	Flavor  string
 	Variant string
-	cudnn   string
+	// Inputs is the variant's input fingerprint, 12 hex digits: an immutable tag with it names
+	// one content, and changed inputs (a new base digest, a new template) get a new tag.
+	Inputs InputsID
+	cudnn  string
+}
+
+// InputsMarker stands for the input fingerprint in a tag until the fingerprint is known (it
+// needs the base image's digest): plan and validate show it, build and plan --diff resolve it
+// (Plan.SetInputs).
+const InputsMarker = "{inputs}"
+
+// InputsID renders as the first 12 hex digits of the variant's input fingerprint.
+type InputsID struct{ short string }
+
+func (i InputsID) String() string {
+	if i.short == "" {
+		return InputsMarker
+	}
+	return i.short
 }
 
 // CUDNN is the bundled cuDNN ("9.10.2.21"; .Major "9"). Using it when the compatibility data
@@ -83,8 +101,16 @@ func part(v string, i int) string {
 func tagData(v *Variant) TagData {
 	return TagData{
 		Torch: TorchVersion{v.Torch}, CUDA: CUDAVersion{v.CUDA, v.CUDAToolkit}, Python: PythonVersion{v.Python},
-		cudnn: v.CUDNN, OS: v.OS, Flavor: v.Flavor, Variant: v.ID,
+		cudnn: v.CUDNN, OS: v.OS, Flavor: v.Flavor, Variant: v.ID, Inputs: InputsID{shortInputs(v.Inputs)},
 	}
+}
+
+// shortInputs is the tag form of a fingerprint ("sha256:0123456789ab..." → "0123456789ab").
+func shortInputs(fp string) string {
+	if len(fp) < len("sha256:")+12 {
+		return ""
+	}
+	return fp[len("sha256:") : len("sha256:")+12]
 }
 
 func renderTag(t *template.Template, v *Variant) (string, error) {
@@ -177,7 +203,12 @@ func assignTags(ds *Diagnostics, f *File, db *compat.DB, p *Plan, variants []*Va
 				ds.errorf(rule.Template.Pos, "%s.template for variant %s: %s", what, v.ID, cleanTemplateErr(err))
 				continue
 			}
-			if !reOCITag.MatchString(tag) {
+			pending := strings.Contains(tag, InputsMarker)
+			if pending && kind == report.Floating {
+				ds.errorf(rule.Template.Pos, "%s: a floating tag follows the newest image of its variants; .Inputs names one build, so it belongs in an immutable tag", what)
+				continue
+			}
+			if !reOCITag.MatchString(strings.ReplaceAll(tag, InputsMarker, "0123456789ab")) {
 				reason := "only letters, digits, _ . - are allowed and it must not start with . or -"
 				if len(tag) > 128 {
 					reason = fmt.Sprintf("%d characters, at most 128", len(tag))
@@ -188,7 +219,9 @@ func assignTags(ds *Diagnostics, f *File, db *compat.DB, p *Plan, variants []*Va
 				continue
 			}
 			if kind == report.Immutable {
-				if prev, dup := immutable[tag]; dup && prev != v {
+				// A tag with the fingerprint is unique: every variant's inputs differ (its build
+				// context names it).
+				if prev, dup := immutable[tag]; dup && prev != v && !pending {
 					ds.errorf(rule.Template.Pos, "%s: immutable tag %q is rendered by two variants: %s (%s) and %s (%s); add a field that differs between them to the template", what, tag, prev.ID, prev.Origin, v.ID, v.Origin)
 					continue
 				}
@@ -340,4 +373,39 @@ func differingHint(vs []*Variant) string {
 		}
 	}
 	return "os: ubuntu24.04"
+}
+
+// SetInputs fills in the input fingerprint of each variant (id → "sha256:..."), and with it
+// every tag that names it (.Inputs). A variant with such a tag and no fingerprint is an error.
+func (p *Plan) SetInputs(inputs map[string]string) error {
+	for _, v := range p.Variants {
+		fp, ok := inputs[v.ID]
+		if !ok {
+			if v.TagsPending() {
+				return fmt.Errorf("variant %s: no input fingerprint for its tags %s", v.ID, strings.Join(v.ImmutableTags, ", "))
+			}
+			continue
+		}
+		if shortInputs(fp) == "" {
+			return fmt.Errorf("variant %s: %q is not an input fingerprint (sha256:<64 hex>)", v.ID, fp)
+		}
+		v.Inputs = fp
+		for i, t := range v.ImmutableTags {
+			v.ImmutableTags[i] = strings.ReplaceAll(t, InputsMarker, shortInputs(fp))
+		}
+		for i, t := range v.Tags {
+			v.Tags[i] = strings.ReplaceAll(t, InputsMarker, shortInputs(fp))
+		}
+	}
+	return nil
+}
+
+// TagsPending reports whether some tag of the variant waits for its input fingerprint.
+func (v *Variant) TagsPending() bool {
+	for _, t := range v.ImmutableTags {
+		if strings.Contains(t, InputsMarker) {
+			return true
+		}
+	}
+	return false
 }

@@ -150,7 +150,7 @@ func NewPlan(f *File, db *compat.DB, opts Options) (*Plan, Diagnostics, error) {
 		assignTags(&ds, f, db, p, variants)
 	}
 	if !ds.HasErrors() {
-		finishVariants(p, variants)
+		finishVariants(variants)
 	}
 	p.Variants = variants
 	ds = ds.Sort()
@@ -373,6 +373,20 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 		v.BuildArgs[kv.Key.Value] = kv.Value.Value
 	}
 	v.Labels = variantLabels(p, f, v, vs.settings.labels)
+	// The torch release's other CUDA variants (from the data, not from the matrix: an image
+	// depends on its own inputs only, and adding a variant must not change the others).
+	for _, o := range rel.Variants {
+		if o.CUDA == v.CUDA {
+			continue
+		}
+		a := Alternative{CUDA: o.CUDA, Variant: o.Name}
+		if c, ok := db.CUDA(o.CUDA); ok && c.Image != "" {
+			if md := db.MinDriver(c.Image); md.Known() {
+				a.DriverMin = md.Value
+			}
+		}
+		v.Alternatives = append(v.Alternatives, a)
+	}
 	return v, true
 }
 
@@ -424,14 +438,9 @@ func nvidiaFlavor(f string) string {
 	return "base"
 }
 
-// finishVariants fills the fields that need the whole plan.
-func finishVariants(p *Plan, vs []*Variant) {
+// finishVariants sorts the variants and fills their tag lists.
+func finishVariants(vs []*Variant) {
 	sort.SliceStable(vs, func(i, j int) bool { return lessVariant(vs[i], vs[j]) })
-	groups := map[string][]*Variant{}
-	key := func(v *Variant) string { return v.Torch + "|" + v.Flavor + "|" + v.OS + "|" + v.Python }
-	for _, v := range vs {
-		groups[key(v)] = append(groups[key(v)], v)
-	}
 	for _, v := range vs {
 		v.Tags = append(append([]string(nil), v.ImmutableTags...), v.FloatingTags...)
 		if v.ImmutableTags == nil {
@@ -439,20 +448,6 @@ func finishVariants(p *Plan, vs []*Variant) {
 		}
 		if v.FloatingTags == nil {
 			v.FloatingTags = []string{}
-		}
-	}
-	for _, v := range vs {
-		for _, o := range groups[key(v)] {
-			if o.CUDA == v.CUDA {
-				continue
-			}
-			tag := ""
-			if len(o.FloatingTags) > 0 {
-				tag = o.FloatingTags[0]
-			} else if len(o.ImmutableTags) > 0 {
-				tag = o.ImmutableTags[0]
-			}
-			v.Alternatives = append(v.Alternatives, Alternative{CUDA: o.CUDA, DriverMin: o.DriverMin, Tag: tag})
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/torchimg/torchimg/internal/buildkit"
 
+	"github.com/torchimg/torchimg/probe"
 	"github.com/torchimg/torchimg/report"
 )
 
@@ -144,7 +145,7 @@ func probeCommand(args ...string) []string {
 // network, and a scratch mount at /torchimg-out, whose contents are the returned state. The
 // rootfs changes of the run are thrown away: nothing of it reaches an exported image.
 func InImage(st llb.State, args []string, env map[string]string, opts ...llb.RunOption) llb.State {
-	script := llb.Scratch().File(llb.Mkfile("/probe.py", 0o644, Script), llb.WithCustomName("probe script"))
+	script := llb.Scratch().File(llb.Mkfile("/probe.py", 0o644, probe.Script), llb.WithCustomName("probe script"))
 	all := []llb.RunOption{llb.Args(args), llb.AddMount(probeDir, script, llb.Readonly), llb.Network(llb.NetModeNone)}
 	keys := make([]string, 0, len(env))
 	for k := range env {
@@ -172,7 +173,7 @@ func ReadFindings(ctx context.Context, r *gateway.Result) (*report.Findings, err
 	if err != nil {
 		return nil, fmt.Errorf("probe wrote no result: %w", err)
 	}
-	return ParseFindings(b)
+	return probe.ParseFindings(b)
 }
 
 // Run implements Runner.
@@ -183,7 +184,7 @@ func (b *BuildKit) Run(ctx context.Context, t Target) (*report.Findings, error) 
 	if err != nil {
 		return nil, err
 	}
-	f, err := ParseFindings(files[probeOut])
+	f, err := probe.ParseFindings(files[probeOut])
 	if err != nil {
 		return nil, fmt.Errorf("%w; output:\n%s", err, tail(logs, 20))
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/torchimg/torchimg/probe"
 	"github.com/torchimg/torchimg/report"
 )
 
@@ -99,7 +100,7 @@ func (d *Docker) Run(ctx context.Context, t Target) (*report.Findings, error) {
 		}
 		return nil, DockerError(stderr.String(), err)
 	}
-	f, err := ParseFindings(stdout.Bytes())
+	f, err := probe.ParseFindings(stdout.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("docker run %s: %w; stderr:\n%s", t.Ref, err, tail(stderr.String(), 20))
 	}

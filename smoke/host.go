@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/torchimg/torchimg/probe"
 	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/templates/imageenv"
 )
@@ -113,7 +114,7 @@ func (h *Host) Run(ctx context.Context, t Target) (*report.Findings, error) {
 		}
 		return nil, fmt.Errorf("%s probe.py: %v: %s", py, err, tail(stderr.String(), 20))
 	}
-	f, err := ParseFindings(stdout.Bytes())
+	f, err := probe.ParseFindings(stdout.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("%s probe.py: %w; stderr:\n%s", py, err, tail(stderr.String(), 20))
 	}
@@ -141,7 +142,7 @@ func writeScript(tmp string) (string, error) {
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("probe script: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "probe.py"), Script, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "probe.py"), probe.Script, 0o644); err != nil {
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("probe script: %w", err)
 	}

@@ -167,7 +167,7 @@ func imageEnv(p *matrix.Plan, v *matrix.Variant) []byte {
 		f.GPUNative, f.GPUPTX, f.GPUNone = v.RunsOn.Native, v.RunsOn.PTX, v.RunsOn.None
 	}
 	for _, a := range v.Alternatives {
-		f.Alternatives = append(f.Alternatives, imageenv.Alternative{CUDA: a.CUDA, DriverMin: a.DriverMin, Tag: a.Tag})
+		f.Alternatives = append(f.Alternatives, imageenv.Alternative{CUDA: a.CUDA, DriverMin: a.DriverMin})
 	}
 	return f.Marshal()
 }

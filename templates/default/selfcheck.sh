@@ -87,12 +87,12 @@ if [ -z "$min" ] && [ -z "$compat" ]; then
 	exit 0
 fi
 
-# Alternatives: other CUDA variants of the same torch in this release, as CUDA=DRIVER_MIN=TAG.
+# Alternatives: the other CUDA variants of this torch release, as CUDA=DRIVER_MIN.
 works=""
 for alt in ${TORCHIMG_ALTERNATIVES:-}; do
-	acuda=${alt%%=*}; rest=${alt#*=}; amin=${rest%%=*}; atag=${rest#*=}
+	acuda=${alt%%=*}; amin=${alt#*=}
 	if [ -n "$amin" ] && ge "$driver" "$amin"; then
-		works="$works ${TORCHIMG_REPOSITORY:-}:$atag (CUDA $acuda)"
+		works="$works CUDA $acuda (driver >= $amin);"
 	fi
 done
 
@@ -105,7 +105,7 @@ need="$min"
 [ -n "$compat" ] && need="$min (or >= $compat with minor-version compatibility)"
 say "driver $driver is too old for CUDA $cuda: this image needs driver >= $need. torch.cuda.is_available() will be False."
 if [ -n "$works" ]; then
-	say "images of this release that run on driver $driver:$works"
+	say "torch ${TORCHIMG_TORCH:-} is also built for${works%;}, which run on driver $driver: pull that variant's tag of ${TORCHIMG_REPOSITORY:-this repository} (torchimg check IMAGE lists the tags)."
 fi
 if [ -n "${TORCHIMG_FORWARD_COMPAT:-}" ]; then
 	say "or install an NVIDIA driver >= ${min:-$compat}. Datacenter GPUs on driver branch $(echo "$TORCHIMG_FORWARD_COMPAT" | tr ' ' '/') also run it, through the image's forward-compatibility libraries (not GeForce)."

@@ -15,7 +15,7 @@ const Path = "/etc/torchimg/image.env"
 
 // Alternative is another CUDA variant of the same torch release, for the self-check's advice.
 type Alternative struct {
-	CUDA, DriverMin, Tag string
+	CUDA, DriverMin string
 }
 
 // Facts are the image's facts, as the self-check needs them.
@@ -74,7 +74,7 @@ func (f Facts) Marshal() []byte {
 	}
 	alts := make([]string, len(f.Alternatives))
 	for i, a := range f.Alternatives {
-		alts[i] = a.CUDA + "=" + a.DriverMin + "=" + a.Tag
+		alts[i] = a.CUDA + "=" + a.DriverMin
 	}
 	fmt.Fprintf(&b, "%s=%s\n", alternativesKey, quote(strings.Join(alts, " ")))
 	return b.Bytes()
@@ -109,9 +109,8 @@ func Parse(data []byte) (Facts, error) {
 		}
 	}
 	for _, alt := range strings.Fields(kv[alternativesKey]) {
-		parts := strings.SplitN(alt, "=", 3)
-		if len(parts) == 3 {
-			f.Alternatives = append(f.Alternatives, Alternative{CUDA: parts[0], DriverMin: parts[1], Tag: parts[2]})
+		if c, d, ok := strings.Cut(alt, "="); ok {
+			f.Alternatives = append(f.Alternatives, Alternative{CUDA: c, DriverMin: d})
 		}
 	}
 	return f, nil

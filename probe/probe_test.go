@@ -1,4 +1,4 @@
-package smoke
+package probe
 
 import (
 	"github.com/torchimg/torchimg/report"

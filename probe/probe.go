@@ -1,6 +1,8 @@
-// Package smoke holds the probe that runs inside an image and compares what it finds with
-// the image's labels: labels are facts, and a label the image contradicts fails the build.
-package smoke
+// Package probe holds the probe (probe.py), which runs inside an image and reports what it
+// contains, and the comparison of its findings with the image's labels: labels are facts, and a
+// label the image contradicts fails the build. build runs it in every image before export;
+// smoke runs it with --gpu on a host's GPUs.
+package probe
 
 import (
 	_ "embed"
