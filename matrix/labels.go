@@ -49,14 +49,14 @@ const (
 func variantLabels(p *Plan, f *File, v *Variant, user []KV) map[string]string {
 	pre := p.LabelsPrefix + "."
 	l := map[string]string{
-		pre + LabelSchema:         SchemaVersion,
-		pre + LabelVariant:        v.ID,
-		pre + LabelTorchVersion:   v.Torch,
-		pre + LabelTorchCUDA:      v.CUDA,
-		pre + LabelTorchVariant:   v.TorchVariant,
-		pre + LabelPythonVersion:  v.Python,
-		pre + LabelOS:             v.OS,
-		pre + LabelFlavor:         v.Flavor,
+		pre + LabelSchema:        SchemaVersion,
+		pre + LabelVariant:       v.ID,
+		pre + LabelTorchVersion:  v.Torch,
+		pre + LabelTorchCUDA:     v.CUDA,
+		pre + LabelTorchVariant:  v.TorchVariant,
+		pre + LabelPythonVersion: v.Python,
+		pre + LabelOS:            v.OS,
+		pre + LabelFlavor:        v.Flavor,
 	}
 	set := func(k, val string) {
 		if val != "" {

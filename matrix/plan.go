@@ -43,8 +43,8 @@ type Variant struct {
 	ExtraPackages   []string `json:"extra_packages,omitempty"`
 	TemplateDir     string   `json:"template_dir,omitempty"`
 	// Inputs is the input fingerprint (package fingerprint), once the base image is resolved.
-	Inputs string `json:"inputs,omitempty"`
-	Unofficial      bool     `json:"unofficial,omitempty"`
+	Inputs     string `json:"inputs,omitempty"`
+	Unofficial bool   `json:"unofficial,omitempty"`
 	// Origin says where in the matrix the variant came from ("matrix.yaml:5:3 (axes)").
 	Origin string `json:"origin"`
 	// Alternatives are the other CUDA variants of the same torch release (compatibility data),
