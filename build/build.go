@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/buildkit/client"
 
+	"github.com/torchimg/torchimg/fingerprint"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/templates"
@@ -29,11 +30,13 @@ type Request struct {
 	Context *templates.Context
 	Output  Output
 	Cache   Cache
-	// SourceDateEpoch makes `created` reproducible (SOURCE_DATE_EPOCH).
-	SourceDateEpoch int64
-	// Revision is the source revision (git commit) recorded in org.opencontainers.image.revision.
-	Revision string
-	NoCache  bool
+	// Inputs are the variant's inputs when its base image was resolved before the build
+	// (fingerprint.Resolve); nil lets the builder resolve the base itself.
+	Inputs *fingerprint.Inputs
+	// Epoch is SOURCE_DATE_EPOCH when the builder resolves the base (fingerprint.FromBase: the
+	// base image's creation time).
+	Epoch   fingerprint.Epoch
+	NoCache bool
 	// Progress, when set, gets every BuildKit status update of the build, until Build returns.
 	Progress func(*client.SolveStatus)
 }

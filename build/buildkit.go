@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -21,8 +22,10 @@ import (
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
 
+	"github.com/torchimg/torchimg/fingerprint"
 	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/matrix"
@@ -42,9 +45,9 @@ type BuildKit struct {
 }
 
 type baseDigest struct {
-	once   sync.Once
-	digest string
-	err    error
+	once sync.Once
+	base fingerprint.Base
+	err  error
 }
 
 var _ Interface = (*BuildKit)(nil)
@@ -74,14 +77,19 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, 
 		return finish(res, report.Failed, report.StageRender, fmt.Errorf("build context for %s: %w", v.ID, err))
 	}
 
-	// Resolve the base image on the daemon first: its digest pins FROM and is recorded in the
-	// labels and annotations (org.opencontainers.image.base.digest).
-	var rerr error
-	res.BaseDigest, rerr = b.baseDigest(ctx, v)
-	if rerr != nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("base image %s not pinned by digest: %s", v.Base, buildkit.ShortError(rerr)))
+	// The inputs: resolved before the build, or here, with the base image resolved on the daemon.
+	// The base digest pins FROM; the inputs are recorded in labels and annotations.
+	in := req.Inputs
+	if in == nil {
+		base, rerr := b.baseDigest(ctx, v)
+		if rerr != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("base image %s not pinned by digest: %s", v.Base, buildkit.ShortError(rerr)))
+		}
+		fin := fingerprint.New(req.Context.Files, v.BuildArgs, base.Digest, req.Epoch.Of(base))
+		in = &fin
 	}
-	opt, err := b.solveOpt(req, fs, res.BaseDigest)
+	res.BaseDigest, res.Inputs = in.BaseDigest, in.Digest()
+	opt, err := b.solveOpt(req, fs, *in)
 	if err != nil {
 		return finish(res, report.Failed, report.StageExport, err)
 	}
@@ -156,7 +164,7 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, 
 }
 
 // baseDigest resolves each base image once for all the variants built on it.
-func (b *BuildKit) baseDigest(ctx context.Context, v *matrix.Variant) (string, error) {
+func (b *BuildKit) baseDigest(ctx context.Context, v *matrix.Variant) (fingerprint.Base, error) {
 	b.mu.Lock()
 	if b.bases == nil {
 		b.bases = map[string]*baseDigest{}
@@ -167,30 +175,37 @@ func (b *BuildKit) baseDigest(ctx context.Context, v *matrix.Variant) (string, e
 		b.bases[v.Base] = bd
 	}
 	b.mu.Unlock()
-	bd.once.Do(func() { bd.digest, bd.err = b.resolveBase(ctx, v) })
-	return bd.digest, bd.err
+	bd.once.Do(func() { bd.base, bd.err = b.resolveBase(ctx, v) })
+	return bd.base, bd.err
 }
 
-// resolveBase asks the daemon for the base image's digest; "" when it cannot (the build
-// itself then reports why).
-func (b *BuildKit) resolveBase(ctx context.Context, v *matrix.Variant) (string, error) {
-	var dgst string
+// resolveBase asks the daemon for the base image's digest and creation time; none when it
+// cannot (the build itself then reports why).
+func (b *BuildKit) resolveBase(ctx context.Context, v *matrix.Variant) (fingerprint.Base, error) {
+	var base fingerprint.Base
 	var rerr error
 	opt := client.SolveOpt{Session: []session.Attachable{buildkit.Auth()}}
 	_, err := b.Daemon.Client.Build(ctx, opt, "torchimg-resolve", func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-		_, d, _, err := gc.ResolveImageConfig(ctx, v.Base, sourceresolver.Opt{
-			ImageOpt: &sourceresolver.ResolveImageOpt{ResolveMode: llb.ResolveModeDefault.String()},
+		_, d, cfg, err := gc.ResolveImageConfig(ctx, v.Base, sourceresolver.Opt{
+			ImageOpt: &sourceresolver.ResolveImageOpt{ResolveMode: llb.ResolveModeDefault.String(),
+				Platform: &ocispecs.Platform{OS: "linux", Architecture: "amd64"}},
 		})
 		if err == nil {
-			dgst = d.String()
+			base.Digest = d.String()
+			var c struct {
+				Created time.Time `json:"created"`
+			}
+			if json.Unmarshal(cfg, &c) == nil && c.Created.Unix() > 0 {
+				base.Created = c.Created.Unix()
+			}
 		}
 		rerr = err
 		return gateway.NewResult(), nil
 	}, nil)
 	if err != nil {
-		return "", err
+		return fingerprint.Base{}, err
 	}
-	return dgst, rerr
+	return base, rerr
 }
 
 func tagOf(ref name.Reference) string {
@@ -202,18 +217,22 @@ func tagOf(ref name.Reference) string {
 
 func ociDir(req Request) string { return filepath.Join(req.Output.OCIDir, req.Variant.ID) }
 
-// solveOpt assembles frontend attributes, exporter, cache and session for one variant.
-func (b *BuildKit) solveOpt(req Request, fs fsutil.FS, baseDigest string) (client.SolveOpt, error) {
+// solveOpt assembles frontend attributes, exporter, cache and session for one variant. What
+// goes into the image is the rendered context and the inputs: no time, no git commit, no
+// matrix-wide revision, so the same inputs give the same image.
+func (b *BuildKit) solveOpt(req Request, fs fsutil.FS, in fingerprint.Inputs) (client.SolveOpt, error) {
 	v := req.Variant
-	created := time.Unix(req.SourceDateEpoch, 0).UTC().Format(time.RFC3339)
+	recorded := fingerprint.Labels(req.Plan.LabelsPrefix, in)
+	if in.BaseDigest == "" {
+		delete(recorded, matrix.OCIBaseDigest)
+	}
 	attrs := map[string]string{
 		"filename":                    "Dockerfile",
-		"build-arg:SOURCE_DATE_EPOCH": strconv.FormatInt(req.SourceDateEpoch, 10),
+		"build-arg:SOURCE_DATE_EPOCH": strconv.FormatInt(in.SourceDateEpoch, 10),
 		"attest:provenance":           "mode=max",
-		"label:" + matrix.OCICreated:  created,
 	}
-	if req.Revision != "" {
-		attrs["label:"+matrix.OCIRevision] = req.Revision
+	for k, val := range recorded {
+		attrs["label:"+k] = val
 	}
 	if req.NoCache {
 		attrs["no-cache"] = ""
@@ -221,22 +240,16 @@ func (b *BuildKit) solveOpt(req Request, fs fsutil.FS, baseDigest string) (clien
 	for k, val := range v.BuildArgs {
 		attrs["build-arg:"+k] = val
 	}
-	if baseDigest != "" {
-		attrs["label:"+matrix.OCIBaseDigest] = baseDigest
+	if in.BaseDigest != "" {
 		if ref, err := name.ParseReference(v.Base); err == nil {
-			attrs["build-arg:BASE_IMAGE"] = ref.Context().Name() + ":" + tagOf(ref) + "@" + baseDigest
+			attrs["build-arg:BASE_IMAGE"] = ref.Context().Name() + ":" + tagOf(ref) + "@" + in.BaseDigest
 		}
 	}
 
-	exp := map[string]string{"oci-mediatypes": "true"}
+	// rewrite-timestamp clamps every file of the new layers to SOURCE_DATE_EPOCH.
+	exp := map[string]string{"oci-mediatypes": "true", "rewrite-timestamp": "true"}
 	annotations := maps.Clone(v.Labels)
-	annotations[matrix.OCICreated] = created
-	if baseDigest != "" {
-		annotations[matrix.OCIBaseDigest] = baseDigest
-	}
-	if req.Revision != "" {
-		annotations[matrix.OCIRevision] = req.Revision
-	}
+	maps.Copy(annotations, recorded)
 	keys := make([]string, 0, len(annotations))
 	for k := range annotations {
 		keys = append(keys, k)

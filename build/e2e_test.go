@@ -52,7 +52,7 @@ func requests(t *testing.T, p *matrix.Plan, out build.Output) []build.Request {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reqs = append(reqs, build.Request{Plan: p, Variant: v, Context: c, Output: out, SourceDateEpoch: 1700000000, Revision: "0123abc"})
+		reqs = append(reqs, build.Request{Plan: p, Variant: v, Context: c, Output: out, Epoch: 1700000000})
 	}
 	return reqs
 }
@@ -154,7 +154,7 @@ tags:
 		t.Fatal(err)
 	}
 	im, _ := idx.IndexManifest()
-	if im.Annotations["io.torchimg.torch.version"] != "2.9.1" || im.Annotations["org.opencontainers.image.revision"] != "0123abc" {
+	if im.Annotations["io.torchimg.torch.version"] != "2.9.1" || im.Annotations["io.torchimg.inputs"] != r.Inputs || !strings.HasPrefix(r.Inputs, "sha256:") {
 		t.Errorf("index annotations: %v", im.Annotations)
 	}
 	img, err := remote.Image(ref)
@@ -175,7 +175,7 @@ tags:
 		"io.torchimg.python.version":           "3.11",
 		"io.torchimg.cuda.archs":               "7.0;7.5;8.0;8.6;9.0;10.0;12.0",
 		"org.opencontainers.image.created":     "2023-11-14T22:13:20Z",
-		"org.opencontainers.image.revision":    "0123abc",
+		"io.torchimg.inputs":                   r.Inputs,
 		"org.opencontainers.image.base.name":   env.BaseImage,
 		"org.opencontainers.image.base.digest": r.BaseDigest,
 	}
@@ -186,6 +186,9 @@ tags:
 		if m.Annotations[k] != w {
 			t.Errorf("manifest annotation %s = %q, want %q", k, m.Annotations[k], w)
 		}
+	}
+	if _, ok := cf.Config.Labels["org.opencontainers.image.revision"]; ok {
+		t.Error("the image carries a source revision: it would change with every commit")
 	}
 	if r.BaseDigest == "" || !strings.HasPrefix(cf.Created.UTC().Format(time.RFC3339), "2023-11-14") {
 		t.Errorf("base digest %q, created %v", r.BaseDigest, cf.Created)

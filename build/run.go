@@ -10,11 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/torchimg/torchimg/fingerprint"
 	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/report"
-	"github.com/torchimg/torchimg/templates"
 )
 
 // Limiter bounds how many builds run at once.
@@ -115,22 +115,26 @@ type RunOptions struct {
 	Cache    Cache
 	// Jobs is how many builds run at once (default 4).
 	Jobs int
-	// SourceDateEpoch is the reproducible timestamp; Revision the source revision for the report.
-	SourceDateEpoch int64
-	Revision        string
-	NoCache         bool
+	// Epoch is SOURCE_DATE_EPOCH (fingerprint.FromBase: each base image's creation time).
+	Epoch fingerprint.Epoch
+	// Revision is the source revision, for the report (never in an image).
+	Revision string
+	NoCache  bool
+	// Rebuild builds every variant, even those whose image with the same inputs is there.
+	Rebuild bool
 	// Progress and ProgressMode show BuildKit's progress (ProgressModes); nil shows none.
 	Progress     io.Writer
 	ProgressMode string
-	// Registry reads the staged images back (their size).
+	// Registry resolves base images, finds unchanged images and reads staged images back.
 	Registry *registry.Client
 	Log      *slog.Logger
 }
 
-// Run builds the selected variants of a plan: it renders each one, connects to the builders,
-// builds every variant at once through a Pool and a Limiter, and returns the build report, which
-// lists every variant of the full plan. The report comes back with the error when some variant
-// failed (a *FailedError); without one only when no builder answered.
+// Run builds the selected variants of a plan: it renders each one and resolves its base image
+// (its input fingerprint, and with it the tags that name it), connects to the builders, and
+// builds every variant at once through Skip (unless Rebuild), a Limiter and a Pool. It returns
+// the build report, which lists every variant of the full plan. The report comes back with the
+// error when some variant failed (a *FailedError); without one only when no builder answered.
 func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions) (*report.Build, error) {
 	log := o.Log
 	if log == nil {
@@ -146,10 +150,25 @@ func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions
 	defer os.RemoveAll(work)
 	rep := &report.Build{
 		Schema: report.BuildSchema, Repository: p.Repository, LabelsPrefix: p.LabelsPrefix, MatrixRevision: p.MatrixRevision,
-		Revision: o.Revision, SourceDateEpoch: o.SourceDateEpoch, StageRepo: o.Output.StageRepo, Started: time.Now().UTC(),
+		Revision: o.Revision, StageRepo: o.Output.StageRepo, Started: time.Now().UTC(),
 	}
 	if rep.StageRepo == "" {
 		rep.OCIDir = o.Output.OCIDir
+	}
+	if o.Epoch >= 0 {
+		rep.SourceDateEpoch = int64(o.Epoch)
+	}
+	if o.Registry == nil {
+		if o.Registry, err = registry.New(registry.Options{}); err != nil {
+			return nil, err
+		}
+	}
+	resolved, err := fingerprint.Resolve(ctx, fingerprint.NewResolver(o.Registry), p, vs, o.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.SetInputs(fingerprint.Digests(resolved)); err != nil {
+		return nil, err
 	}
 	for _, v := range p.Variants {
 		rep.PlanVariants = append(rep.PlanVariants, v.ID)
@@ -167,6 +186,9 @@ func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions
 	}
 	var b Interface = NewPool(builders, vs)
 	b = NewLimiter(b, o.Jobs)
+	if !o.Rebuild {
+		b = &Skip{Inner: b, Registry: o.Registry, Release: p.Repository}
+	}
 
 	var display *Display
 	if o.Progress != nil {
@@ -176,15 +198,20 @@ func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions
 	}
 	reqs := make([]Request, 0, len(vs))
 	var failed []*report.BuildEntry
-	for _, v := range vs {
-		req := Request{Plan: p, Variant: v, Output: o.Output, Cache: o.Cache, SourceDateEpoch: o.SourceDateEpoch, NoCache: o.NoCache}
-		if req.Context, err = templates.Render(p, v); err != nil {
-			r, _ := finish(newResult(req), report.Failed, report.StageRender, err)
+	for _, rv := range resolved {
+		req := Request{Plan: p, Variant: rv.Variant, Context: rv.Context, Output: o.Output, Cache: o.Cache, Epoch: o.Epoch, NoCache: o.NoCache}
+		if rv.RenderErr != nil {
+			r, _ := finish(newResult(req), report.Failed, report.StageRender, rv.RenderErr)
 			failed = append(failed, r)
 			continue
 		}
+		if rv.BaseErr == nil {
+			req.Inputs = &rv.Inputs
+		} else {
+			log.Warn("base image not resolved here; the builder resolves it", "variant", rv.Variant.ID, "err", rv.BaseErr)
+		}
 		if display != nil {
-			req.Progress = display.For(v.ID)
+			req.Progress = display.For(rv.Variant.ID)
 		}
 		reqs = append(reqs, req)
 	}
@@ -192,6 +219,21 @@ func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions
 	if display != nil {
 		if err := display.Close(); err != nil {
 			log.Warn("progress display", "err", err)
+		}
+	}
+	// Tags that name the fingerprint of a variant whose base only its builder could resolve.
+	late := map[string]string{}
+	for _, r := range results {
+		if v, ok := p.Variant(r.ID); ok && r.Inputs != "" && v.TagsPending() {
+			late[r.ID] = r.Inputs
+		}
+	}
+	if err := p.SetInputs(late); err != nil {
+		return nil, err
+	}
+	for _, r := range results {
+		if v, ok := p.Variant(r.ID); ok {
+			r.Tags, r.ImmutableTags, r.FloatingTags = v.Tags, v.ImmutableTags, v.FloatingTags
 		}
 	}
 	rep.Variants = append(failed, results...)

@@ -112,7 +112,7 @@ tags:
 		t.Fatal(err)
 	}
 	buildStart := time.Now()
-	res, err := bk.Build(ctx, build.Request{Plan: p, Variant: v, Context: rc, SourceDateEpoch: 1700000000,
+	res, err := bk.Build(ctx, build.Request{Plan: p, Variant: v, Context: rc, Epoch: 1700000000,
 		Output: build.Output{StageRepo: env.RegistryHost + "/e2e/staging"}})
 	if err != nil || res.Status != report.Passed {
 		t.Fatalf("build: %v %+v", err, res)

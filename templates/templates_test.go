@@ -71,7 +71,7 @@ func TestContextFiles(t *testing.T) {
 		t.Error("the template itself must not be in the context")
 	}
 	env := string(c.Files["image.env"])
-	for _, want := range []string{"TORCHIMG_DRIVER_MIN='570.124.06'", "TORCHIMG_DRIVER_MIN_COMPAT='525'", "TORCHIMG_ALTERNATIVES='12.6=560.35.05=2.9-cu126'"} {
+	for _, want := range []string{"TORCHIMG_DRIVER_MIN='570.124.06'", "TORCHIMG_DRIVER_MIN_COMPAT='525'", "TORCHIMG_ALTERNATIVES='12.6=560.35.05 13.0=580.95.05'"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("image.env lacks %s:\n%s", want, env)
 		}

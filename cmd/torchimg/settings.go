@@ -8,11 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/torchimg/torchimg/build"
+	"github.com/torchimg/torchimg/fingerprint"
 	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/publish"
@@ -72,9 +72,10 @@ func addBuildFlags(cmd *cobra.Command) {
 	fs.StringArray("cache-to", nil, "registry cache to export (repeatable): type=registry,ref=REPO:TAG,mode=max; {id} = variant id")
 	fs.String("progress", "auto", "progress output: "+strings.Join(build.ProgressModes, ", "))
 	fs.String("report", "", "write the build report (JSON) to this file")
-	fs.String("revision", "", "source revision for org.opencontainers.image.revision (default: $GITHUB_SHA or the git commit of the matrix)")
-	fs.Int64("source-date-epoch", -1, "timestamp for `created` (default: $SOURCE_DATE_EPOCH, else the matrix's last commit time, else now)")
+	fs.String("revision", "", "source revision for the build report and the release record, never the image (default: $GITHUB_SHA or the git commit of the matrix)")
+	fs.Int64("source-date-epoch", -1, "timestamp of every file and of `created` (default: $SOURCE_DATE_EPOCH, else each base image's creation time)")
 	fs.Bool("no-cache", false, "do not use the daemon's build cache")
+	fs.Bool("rebuild", false, "build every variant, even when an image with the same inputs is in the staging or release repository")
 	addRegistryFlags(cmd)
 }
 
@@ -93,7 +94,7 @@ func (a *app) buildOptions(rc *registry.Client) (build.RunOptions, error) {
 		Builders: addrs, TLS: tls,
 		Output: build.Output{StageRepo: a.v.GetString("stage"), OCIDir: a.v.GetString("oci-dir"), Insecure: a.v.GetBool("insecure-registry")},
 		Cache:  build.Cache{From: cacheSpecs(a.v.GetStringSlice("cache-from")), To: cacheSpecs(a.v.GetStringSlice("cache-to"))},
-		Jobs:   jobs, SourceDateEpoch: a.sourceDateEpoch(), Revision: a.revision(), NoCache: a.v.GetBool("no-cache"),
+		Jobs:   jobs, Epoch: a.sourceDateEpoch(), Revision: a.revision(), NoCache: a.v.GetBool("no-cache"), Rebuild: a.v.GetBool("rebuild"),
 		Progress: a.err, ProgressMode: mode, Registry: rc, Log: a.log,
 	}, nil
 }
@@ -191,21 +192,17 @@ func (a *app) revision() string {
 	return strings.TrimSpace(string(out))
 }
 
-func (a *app) sourceDateEpoch() int64 {
+// sourceDateEpoch is --source-date-epoch, else $SOURCE_DATE_EPOCH, else each base image's
+// creation time: an input of the variant itself, where the matrix file's commit time would
+// change every image on any edit.
+func (a *app) sourceDateEpoch() fingerprint.Epoch {
 	if n := a.v.GetInt64("source-date-epoch"); n >= 0 {
-		return n
+		return fingerprint.Epoch(n)
 	}
 	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
-			return n
+			return fingerprint.Epoch(n)
 		}
 	}
-	file := a.v.GetString("file")
-	out, err := exec.Command("git", "-C", filepath.Dir(file), "log", "-1", "--format=%ct", "--", filepath.Base(file)).Output()
-	if err == nil {
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil {
-			return n
-		}
-	}
-	return time.Now().Unix()
+	return fingerprint.FromBase
 }

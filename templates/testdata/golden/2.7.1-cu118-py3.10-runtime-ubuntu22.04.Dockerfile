@@ -4,36 +4,37 @@
 ARG BASE_IMAGE="nvidia/cuda:11.8.0-base-ubuntu22.04"
 FROM ${BASE_IMAGE}
 
-ARG PYTHON_VERSION=3.10
-ARG TORCH_VERSION=2.7.1+cu118
-ARG TORCH_INDEX_URL="https://download.pytorch.org/whl/cu118"
-ARG TORCHIMG_PIP_INDEX_URL=""
-ARG TORCHIMG_EXTRA_PACKAGES="numpy triton>=3,<4"
-
 SHELL ["/bin/sh", "-eu", "-c"]
-ENV DEBIAN_FRONTEND=noninteractive \
+# Build-only settings: ARGs reach the RUN steps but not the image's environment. With
+# SOURCE_DATE_EPOCH (torchimg sets it) Python writes hash-based byte code, so an install writes
+# the same bytes every time; no byte code is written while pip itself runs.
+ARG DEBIAN_FRONTEND=noninteractive \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    SOURCE_DATE_EPOCH
+ENV PYTHONUNBUFFERED=1
 
 # Python 3.10 and a virtual environment in /opt/venv (the OS's own Python when it has it).
-COPY install-python.sh /usr/local/lib/torchimg/install-python.sh
-RUN sh /usr/local/lib/torchimg/install-python.sh "${PYTHON_VERSION}" runtime
+# Each ARG comes just before the step that uses it, so variants that share the base image and
+# Python share this layer.
+COPY --chmod=0755 install-python.sh /usr/local/lib/torchimg/install-python.sh
+ARG PYTHON_VERSION=3.10
+RUN /usr/local/lib/torchimg/install-python.sh "${PYTHON_VERSION}" runtime
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:${PATH}
 
 # torch from the PyTorch index of its CUDA variant (cu118); its wheels bring cuBLAS, cuDNN and NCCL.
+ARG TORCH_VERSION=2.7.1+cu118
+ARG TORCH_INDEX_URL="https://download.pytorch.org/whl/cu118"
 RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
-RUN if [ -n "${TORCHIMG_EXTRA_PACKAGES}" ]; then \
-      set -f; \
-      pip install ${TORCHIMG_PIP_INDEX_URL:+--index-url "${TORCHIMG_PIP_INDEX_URL}"} ${TORCHIMG_EXTRA_PACKAGES}; \
-    fi
+ARG TORCHIMG_PIP_INDEX_URL=""
+ARG TORCHIMG_EXTRA_PACKAGES="numpy triton>=3,<4"
+RUN set -f; pip install ${TORCHIMG_PIP_INDEX_URL:+--index-url "${TORCHIMG_PIP_INDEX_URL}"} ${TORCHIMG_EXTRA_PACKAGES}
 
 # The self-check that runs before your command: GPU visible? driver new enough? (TORCHIMG_SELFCHECK=0 switches it off)
-COPY torchimg-entrypoint.sh selfcheck.sh /usr/local/lib/torchimg/
+COPY --chmod=0755 torchimg-entrypoint.sh selfcheck.sh /usr/local/lib/torchimg/
 COPY image.env /etc/torchimg/image.env
-RUN chmod 0755 /usr/local/lib/torchimg/torchimg-entrypoint.sh /usr/local/lib/torchimg/selfcheck.sh
 
 ENV NVIDIA_DRIVER_CAPABILITIES="compute,utility" \
     NVIDIA_REQUIRE_CUDA="cuda>=11.8 brand=tesla,driver>=470,driver<471 brand=unknown,driver>=470,driver<471 brand=nvidia,driver>=470,driver<471 brand=nvidiartx,driver>=470,driver<471 brand=geforce,driver>=470,driver<471 brand=geforcertx,driver>=470,driver<471 brand=quadro,driver>=470,driver<471 brand=quadrortx,driver>=470,driver<471 brand=titan,driver>=470,driver<471 brand=titanrtx,driver>=470,driver<471" \
@@ -44,10 +45,9 @@ LABEL io.torchimg.cuda.version="11.8.0" \
       io.torchimg.driver.minimum="520.61.05" \
       io.torchimg.driver.minimum-compat="450.80.02" \
       io.torchimg.flavor="runtime" \
-      io.torchimg.matrix.revision="e4f0f26acd4b" \
       io.torchimg.os="ubuntu22.04" \
       io.torchimg.python.version="3.10" \
-      io.torchimg.schema-version="1" \
+      io.torchimg.schema-version="2" \
       io.torchimg.torch.cuda="11.8" \
       io.torchimg.torch.cuda-variant="cu118" \
       io.torchimg.torch.version="2.7.1" \

@@ -4,36 +4,37 @@
 ARG BASE_IMAGE="nvidia/cuda:12.8.1-base-ubuntu24.04"
 FROM ${BASE_IMAGE}
 
-ARG PYTHON_VERSION=3.12
-ARG TORCH_VERSION=2.9.1+cu128
-ARG TORCH_INDEX_URL="https://download.pytorch.org/whl/cu128"
-ARG TORCHIMG_PIP_INDEX_URL=""
-ARG TORCHIMG_EXTRA_PACKAGES="numpy triton>=3,<4"
-
 SHELL ["/bin/sh", "-eu", "-c"]
-ENV DEBIAN_FRONTEND=noninteractive \
+# Build-only settings: ARGs reach the RUN steps but not the image's environment. With
+# SOURCE_DATE_EPOCH (torchimg sets it) Python writes hash-based byte code, so an install writes
+# the same bytes every time; no byte code is written while pip itself runs.
+ARG DEBIAN_FRONTEND=noninteractive \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    SOURCE_DATE_EPOCH
+ENV PYTHONUNBUFFERED=1
 
 # Python 3.12 and a virtual environment in /opt/venv (the OS's own Python when it has it).
-COPY install-python.sh /usr/local/lib/torchimg/install-python.sh
-RUN sh /usr/local/lib/torchimg/install-python.sh "${PYTHON_VERSION}" runtime
+# Each ARG comes just before the step that uses it, so variants that share the base image and
+# Python share this layer.
+COPY --chmod=0755 install-python.sh /usr/local/lib/torchimg/install-python.sh
+ARG PYTHON_VERSION=3.12
+RUN /usr/local/lib/torchimg/install-python.sh "${PYTHON_VERSION}" runtime
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:${PATH}
 
 # torch from the PyTorch index of its CUDA variant (cu128); its wheels bring cuBLAS, cuDNN and NCCL.
+ARG TORCH_VERSION=2.9.1+cu128
+ARG TORCH_INDEX_URL="https://download.pytorch.org/whl/cu128"
 RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
-RUN if [ -n "${TORCHIMG_EXTRA_PACKAGES}" ]; then \
-      set -f; \
-      pip install ${TORCHIMG_PIP_INDEX_URL:+--index-url "${TORCHIMG_PIP_INDEX_URL}"} ${TORCHIMG_EXTRA_PACKAGES}; \
-    fi
+ARG TORCHIMG_PIP_INDEX_URL=""
+ARG TORCHIMG_EXTRA_PACKAGES="numpy triton>=3,<4"
+RUN set -f; pip install ${TORCHIMG_PIP_INDEX_URL:+--index-url "${TORCHIMG_PIP_INDEX_URL}"} ${TORCHIMG_EXTRA_PACKAGES}
 
 # The self-check that runs before your command: GPU visible? driver new enough? (TORCHIMG_SELFCHECK=0 switches it off)
-COPY torchimg-entrypoint.sh selfcheck.sh /usr/local/lib/torchimg/
+COPY --chmod=0755 torchimg-entrypoint.sh selfcheck.sh /usr/local/lib/torchimg/
 COPY image.env /etc/torchimg/image.env
-RUN chmod 0755 /usr/local/lib/torchimg/torchimg-entrypoint.sh /usr/local/lib/torchimg/selfcheck.sh
 
 ENV NVIDIA_DRIVER_CAPABILITIES="compute,utility" \
     NVIDIA_REQUIRE_CUDA="cuda>=12.8 brand=unknown,driver>=470,driver<471 brand=grid,driver>=470,driver<471 brand=tesla,driver>=470,driver<471 brand=nvidia,driver>=470,driver<471 brand=quadro,driver>=470,driver<471 brand=quadrortx,driver>=470,driver<471 brand=nvidiartx,driver>=470,driver<471 brand=vapps,driver>=470,driver<471 brand=vpc,driver>=470,driver<471 brand=vcs,driver>=470,driver<471 brand=vws,driver>=470,driver<471 brand=cloudgaming,driver>=470,driver<471 brand=unknown,driver>=535,driver<536 brand=grid,driver>=535,driver<536 brand=tesla,driver>=535,driver<536 brand=nvidia,driver>=535,driver<536 brand=quadro,driver>=535,driver<536 brand=quadrortx,driver>=535,driver<536 brand=nvidiartx,driver>=535,driver<536 brand=vapps,driver>=535,driver<536 brand=vpc,driver>=535,driver<536 brand=vcs,driver>=535,driver<536 brand=vws,driver>=535,driver<536 brand=cloudgaming,driver>=535,driver<536 brand=unknown,driver>=550,driver<551 brand=grid,driver>=550,driver<551 brand=tesla,driver>=550,driver<551 brand=nvidia,driver>=550,driver<551 brand=quadro,driver>=550,driver<551 brand=quadrortx,driver>=550,driver<551 brand=nvidiartx,driver>=550,driver<551 brand=vapps,driver>=550,driver<551 brand=vpc,driver>=550,driver<551 brand=vcs,driver>=550,driver<551 brand=vws,driver>=550,driver<551 brand=cloudgaming,driver>=550,driver<551 brand=unknown,driver>=560,driver<561 brand=grid,driver>=560,driver<561 brand=tesla,driver>=560,driver<561 brand=nvidia,driver>=560,driver<561 brand=quadro,driver>=560,driver<561 brand=quadrortx,driver>=560,driver<561 brand=nvidiartx,driver>=560,driver<561 brand=vapps,driver>=560,driver<561 brand=vpc,driver>=560,driver<561 brand=vcs,driver>=560,driver<561 brand=vws,driver>=560,driver<561 brand=cloudgaming,driver>=560,driver<561 brand=unknown,driver>=565,driver<566 brand=grid,driver>=565,driver<566 brand=tesla,driver>=565,driver<566 brand=nvidia,driver>=565,driver<566 brand=quadro,driver>=565,driver<566 brand=quadrortx,driver>=565,driver<566 brand=nvidiartx,driver>=565,driver<566 brand=vapps,driver>=565,driver<566 brand=vpc,driver>=565,driver<566 brand=vcs,driver>=565,driver<566 brand=vws,driver>=565,driver<566 brand=cloudgaming,driver>=565,driver<566" \
@@ -45,11 +46,10 @@ LABEL io.torchimg.cuda.archs="7.0;7.5;8.0;8.6;9.0;10.0;12.0" \
       io.torchimg.driver.minimum="570.124.06" \
       io.torchimg.driver.minimum-compat="525" \
       io.torchimg.flavor="runtime" \
-      io.torchimg.matrix.revision="e4f0f26acd4b" \
       io.torchimg.nccl.version="2.27.5" \
       io.torchimg.os="ubuntu24.04" \
       io.torchimg.python.version="3.12" \
-      io.torchimg.schema-version="1" \
+      io.torchimg.schema-version="2" \
       io.torchimg.torch.cuda="12.8" \
       io.torchimg.torch.cuda-variant="cu128" \
       io.torchimg.torch.version="2.9.1" \
