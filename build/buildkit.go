@@ -157,8 +157,10 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, 
 			return finish(res, report.Failed, report.StageExport, fmt.Errorf("%s: replace OCI layout: %w", v.ID, err))
 		}
 	}
-	if n, err := imageSize(ctx, b.registry, res); err == nil {
-		res.Size = n
+	if n, image, err := imageFacts(ctx, b.registry, res); err == nil {
+		res.Size, res.ImageDigest = n, image
+	} else {
+		res.Notes = append(res.Notes, "image not read back: "+err.Error())
 	}
 	return finish(res, report.Passed, "", nil)
 }

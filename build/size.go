@@ -11,69 +11,80 @@ import (
 	"github.com/torchimg/torchimg/report"
 )
 
-// imageSize adds up config and layer sizes of the platform image(s) of a result (manifests
-// only: no layer is downloaded). Attestation manifests are not counted.
-func imageSize(ctx context.Context, c *registry.Client, r *report.BuildEntry) (int64, error) {
+// imageFacts reads what a result's image is made of (manifests only: no layer is downloaded):
+// the size of config and layers of its platform image(s), attestations not counted, and the
+// digest of its (first) platform image, which the same inputs reproduce.
+func imageFacts(ctx context.Context, c *registry.Client, r *report.BuildEntry) (size int64, image string, err error) {
 	var idx v1.ImageIndex
+	single := func(img v1.Image) (int64, string, error) {
+		n, err := manifestSize(img)
+		if err != nil {
+			return 0, "", err
+		}
+		d, err := img.Digest()
+		return n, d.String(), err
+	}
 	switch {
 	case r.StagedRef != "" && c != nil:
 		ref, err := c.Ref(r.StagedRef)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		d, err := c.Get(ctx, ref)
 		if err != nil {
-			return 0, fmt.Errorf("size of %s: %w", r.StagedRef, err)
+			return 0, "", fmt.Errorf("read %s: %w", r.StagedRef, err)
 		}
 		if !d.MediaType.IsIndex() {
 			img, err := d.Image()
 			if err != nil {
-				return 0, err
+				return 0, "", err
 			}
-			return manifestSize(img)
+			return single(img)
 		}
 		if idx, err = d.ImageIndex(); err != nil {
-			return 0, err
+			return 0, "", err
 		}
 	case r.OCIDir != "":
 		root, err := layout.ImageIndexFromPath(r.OCIDir)
 		if err != nil {
-			return 0, fmt.Errorf("size of %s: %w", r.OCIDir, err)
+			return 0, "", fmt.Errorf("read %s: %w", r.OCIDir, err)
 		}
 		im, err := root.IndexManifest()
 		if err != nil || len(im.Manifests) == 0 {
-			return 0, fmt.Errorf("size of %s: empty layout", r.OCIDir)
+			return 0, "", fmt.Errorf("read %s: empty layout", r.OCIDir)
 		}
 		if !im.Manifests[0].MediaType.IsIndex() {
 			img, err := root.Image(im.Manifests[0].Digest)
 			if err != nil {
-				return 0, err
+				return 0, "", err
 			}
-			return manifestSize(img)
+			return single(img)
 		}
 		if idx, err = root.ImageIndex(im.Manifests[0].Digest); err != nil {
-			return 0, err
+			return 0, "", err
 		}
 	default:
-		return 0, nil
+		return 0, "", nil
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	var total int64
 	for _, m := range registry.Images(im) {
 		img, err := idx.Image(m.Digest)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		n, err := manifestSize(img)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
-		total += n
+		size += n
+		if image == "" {
+			image = m.Digest.String()
+		}
 	}
-	return total, nil
+	return size, image, nil
 }
 
 func manifestSize(img v1.Image) (int64, error) {

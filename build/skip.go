@@ -40,7 +40,7 @@ func (s *Skip) Build(ctx context.Context, req Request) (*report.BuildEntry, erro
 	if req.Output.StageRepo == "" {
 		dir := ociDir(req)
 		if info, err := inspect.Image(ctx, s.Registry, "oci:"+dir, false); err == nil && same(info) {
-			res.OCIDir, res.Digest, res.Size = dir, info.Digest, info.Size
+			res.OCIDir, res.Digest, res.ImageDigest, res.Size = dir, info.Digest, info.ImageDigest, info.Size
 			res.Notes = append(res.Notes, "unchanged: the OCI layout "+filepath.Base(dir)+" has the same inputs")
 			return finish(res, report.Unchanged, "", nil)
 		}
@@ -60,7 +60,7 @@ func (s *Skip) Build(ctx context.Context, req Request) (*report.BuildEntry, erro
 		if err != nil || !same(info) {
 			continue
 		}
-		res.Digest, res.Size = info.Digest, info.Size
+		res.Digest, res.ImageDigest, res.Size = info.Digest, info.ImageDigest, info.Size
 		res.StagedRef = r.Context().Name() + "@" + info.Digest
 		res.Notes = append(res.Notes, fmt.Sprintf("unchanged: %s has the same inputs", ref))
 		return finish(res, report.Unchanged, "", nil)

@@ -7,25 +7,64 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/torchimg/torchimg/fingerprint"
+	"github.com/torchimg/torchimg/inspect"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/report"
 )
 
+// Change says what a release does to one variant's image.
+type Change struct {
+	ID string `json:"id"`
+	// Status is new (no image of the variant in the repository), unchanged (its image has the
+	// same inputs), rebuilt (its inputs changed: Because says which), or unknown (the inputs
+	// could not be resolved).
+	Status  string   `json:"status"`
+	Because []string `json:"because,omitempty"`
+	// Image is the variant's image in the repository now, where there is one.
+	Image string `json:"image,omitempty"`
+}
+
+// Changes of a variant.
+const (
+	ChangeNew       = "new"
+	ChangeUnchanged = "unchanged"
+	ChangeRebuilt   = "rebuilt"
+	ChangeUnknown   = "unknown"
+)
+
+// DiffResult is what plan --diff shows: every tag action, and what happens to each variant.
+type DiffResult struct {
+	Actions  []report.Action `json:"actions"`
+	Variants []Change        `json:"variants"`
+}
+
 // Diff compares a plan with what the release repository holds now: for every tag, whether it
-// will be created, moved (from which variant) or stay. Nothing is built or changed; before a
-// build the image a tag should name is known by its labels. It is MakePlan on the plan's
-// variants, so it says what publish would do.
-func Diff(ctx context.Context, c *registry.Client, p *matrix.Plan, vs []*matrix.Variant, repo string) ([]report.Action, error) {
+// will be created, moved (from which variant) or stay, and for every variant whether its image
+// is new, unchanged or rebuilt (and because of which input). Nothing is built or changed; before
+// a build an image is known by its labels. The tag actions are MakePlan's on the plan's
+// variants, so they are what publish would do. inputs are the variants' resolved inputs
+// (fingerprint.Resolve; a variant without them is judged by its variant label).
+func Diff(ctx context.Context, c *registry.Client, p *matrix.Plan, vs []*matrix.Variant, repo string, inputs []*fingerprint.Variant) (*DiffResult, error) {
 	target, err := c.Repo(repo)
 	if err != nil {
 		return nil, err
 	}
+	byID := map[string]*fingerprint.Variant{}
+	for _, in := range inputs {
+		byID[in.Variant.ID] = in
+	}
 	wants := make([]Want, len(vs))
 	for i, v := range vs {
 		wants[i] = Want{LabelsPrefix: p.LabelsPrefix, Entry: &report.Entry{
-			ID: v.ID, Status: report.Passed, ImmutableTags: v.ImmutableTags, FloatingTags: v.FloatingTags, Labels: v.Labels,
+			ID: v.ID, Status: report.Passed, Inputs: v.Inputs, ImmutableTags: v.ImmutableTags, FloatingTags: v.FloatingTags, Labels: v.Labels,
 		}}
+		if in := byID[v.ID]; in != nil && in.Digest != "" {
+			wants[i].Inputs = &in.Inputs
+		}
 	}
 	pl, err := MakePlan(ctx, c, target, wants, PlanOptions{})
 	if err != nil {
@@ -34,7 +73,69 @@ func Diff(ctx context.Context, c *registry.Client, p *matrix.Plan, vs []*matrix.
 	if len(pl.Errors) > 0 {
 		return nil, fmt.Errorf("read %s: %s", target, pl.Errors[0])
 	}
-	return pl.Actions, nil
+	res := &DiffResult{Actions: pl.Actions}
+	labels := inspect.NewLabels(c)
+	for _, w := range wants {
+		res.Variants = append(res.Variants, change(ctx, c, labels, target, w))
+	}
+	return res, nil
+}
+
+// change finds the variant's image in the repository now (through its tags, immutable first,
+// by its variant label) and compares its inputs with w's.
+func change(ctx context.Context, c *registry.Client, labels *inspect.Labels, repo name.Repository, w Want) Change {
+	ch := Change{ID: w.Entry.ID, Status: ChangeNew}
+	for _, t := range append(append([]string(nil), w.Entry.ImmutableTags...), w.Entry.FloatingTags...) {
+		if strings.Contains(t, matrix.InputsMarker) {
+			continue
+		}
+		d, err := c.Head(ctx, repo.Tag(t))
+		if err != nil {
+			continue
+		}
+		ls := labels.Of(ctx, repo.Digest(d))
+		if ls[w.LabelsPrefix+"."+matrix.LabelVariant] != w.Entry.ID {
+			continue
+		}
+		ch.Image = d
+		switch was, fp, ok := fingerprint.FromLabels(w.LabelsPrefix, ls); {
+		case w.Inputs == nil:
+			ch.Status = ChangeUnknown
+		case ok && fp == w.Entry.Inputs:
+			ch.Status = ChangeUnchanged
+		case ok:
+			ch.Status, ch.Because = ChangeRebuilt, fingerprint.Changed(was, *w.Inputs)
+		default:
+			ch.Status, ch.Because = ChangeRebuilt, []string{"its image records no inputs (built by an older torchimg)"}
+		}
+		return ch
+	}
+	return ch
+}
+
+// WriteChanges prints what happens to each variant's image.
+func WriteChanges(w io.Writer, cs []Change) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIANT\tIMAGE\tWHY")
+	counts := map[string]int{}
+	for _, c := range cs {
+		counts[c.Status]++
+		why := ""
+		switch c.Status {
+		case ChangeRebuilt:
+			why = "changed: " + strings.Join(c.Because, ", ")
+		case ChangeUnchanged:
+			why = "same inputs as " + short(c.Image)
+		case ChangeUnknown:
+			why = "the base image could not be resolved here"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ID, c.Status, why)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d new, %d rebuilt, %d unchanged\n", counts[ChangeNew], counts[ChangeRebuilt], counts[ChangeUnchanged])
+	return err
 }
 
 // WriteActions prints actions as a table; moved floating tags stand out.

@@ -10,8 +10,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/torchimg/torchimg/fingerprint"
 	"github.com/torchimg/torchimg/inspect"
 	"github.com/torchimg/torchimg/internal/registry"
+	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/report"
 )
 
@@ -26,6 +28,8 @@ type Want struct {
 	Source string
 	// LabelsPrefix names the torchimg labels ("io.torchimg").
 	LabelsPrefix string
+	// Inputs are the variant's inputs, when known (to say what changed).
+	Inputs *fingerprint.Inputs
 }
 
 // Plan is what publishing a release changes, computed with reads only: the images to copy
@@ -133,7 +137,7 @@ func MakePlan(ctx context.Context, c *registry.Client, repo name.Repository, wan
 					a.Op, a.From = report.OpUnchanged, cur
 				default:
 					a.Op, a.From = report.OpMove, cur
-					a.FromVariant = labels.Of(ctx, repo.Digest(cur))[w.LabelsPrefix+".variant"]
+					a.FromVariant = labels.Of(ctx, repo.Digest(cur))[w.LabelsPrefix+"."+matrix.LabelVariant]
 				}
 			}
 			fl = append(fl, a)
@@ -193,6 +197,15 @@ func planVariant(ctx context.Context, c *registry.Client, labels *inspect.Labels
 		switch {
 		case registry.IsNotFound(err) && src != nil:
 			copyNeeded, at = true, src
+			if d, err := c.Head(ctx, src); err != nil || d != w.Digest {
+				why := fmt.Sprintf("the report names image %s (%s), which is neither in %s nor at %s", w.Digest, e.Status, repo, w.Source)
+				if err == nil {
+					why = fmt.Sprintf("the report names image %s (%s), but %s is %s", w.Digest, e.Status, w.Source, d)
+				} else if !registry.IsNotFound(err) {
+					why = fmt.Sprintf("read %s: %v", w.Source, err)
+				}
+				return nil, "", false, why, []string{e.ID + ": " + why}
+			}
 		case registry.IsNotFound(err):
 			why := fmt.Sprintf("the report names image %s, which is not in %s and has no staged source", w.Digest, repo)
 			return nil, "", false, why, []string{e.ID + ": " + why}
@@ -225,10 +238,20 @@ func planVariant(ctx context.Context, c *registry.Client, labels *inspect.Labels
 			digest, copyNeeded = cur, false
 		default:
 			a.From = cur
-			a.FromVariant = labels.Of(ctx, repo.Digest(cur))[w.LabelsPrefix+".variant"]
-			if o.Force {
+			ls := labels.Of(ctx, repo.Digest(cur))
+			a.FromVariant = ls[w.LabelsPrefix+"."+matrix.LabelVariant]
+			switch {
+			case o.Force:
 				a.Op, a.Reason = report.OpMove, "forced"
-			} else {
+			case a.FromVariant == e.ID:
+				now := w.Inputs
+				if now == nil && src != nil {
+					if in, _, ok := fingerprint.FromLabels(w.LabelsPrefix, labels.Of(ctx, src.Context().Digest(w.Digest))); ok {
+						now = &in
+					}
+				}
+				a.Op, a.Reason = report.OpConflict, changedContent(w.LabelsPrefix, ls, now)
+			default:
 				a.Op, a.Reason = report.OpConflict, "an immutable tag already names another image"
 			}
 		}
@@ -243,9 +266,27 @@ func sameImages(ctx context.Context, c *registry.Client, a, b name.Reference) bo
 }
 
 // names reports whether an image (by its labels) is the one w wants, when the digest is not
-// known yet: the same variant.
+// known yet: the same inputs (when known), else the same variant.
 func names(ls map[string]string, w Want) bool {
-	return ls != nil && ls[w.LabelsPrefix+".variant"] == w.Entry.ID
+	if ls == nil {
+		return false
+	}
+	if w.Entry.Inputs != "" {
+		return ls[w.LabelsPrefix+"."+matrix.LabelInputs] == w.Entry.Inputs
+	}
+	return ls[w.LabelsPrefix+"."+matrix.LabelVariant] == w.Entry.ID
+}
+
+// changedContent explains a conflict on an immutable tag that names an image of the same
+// variant made from other inputs: the tag lacks the fingerprint.
+func changedContent(prefix string, ls map[string]string, now *fingerprint.Inputs) string {
+	why := "its inputs changed"
+	if was, _, ok := fingerprint.FromLabels(prefix, ls); ok && now != nil {
+		if ch := fingerprint.Changed(was, *now); len(ch) > 0 {
+			why = "its inputs changed: " + strings.Join(ch, ", ")
+		}
+	}
+	return "the tag already names an image of this variant built from other inputs (" + why + "); an immutable tag names one content: put {{.Inputs}} in the immutable tag template (e.g. \"{{.Torch}}-cuda{{.CUDA.Full}}-{{.Flavor}}-{{.OS}}-{{.Inputs}}\") so that new inputs get a new tag, or use --force to move it"
 }
 
 // verifyLabels reads an image's config and checks every planned label.

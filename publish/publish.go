@@ -193,7 +193,7 @@ func (p *Publisher) Execute(ctx context.Context, pl *Plan) (*Result, error) {
 					}
 					a.Done = t.Writes()
 				case report.OpConflict:
-					fail("immutable tag %s:%s points to %s, not to %s (variant %s); refusing to move it (use --force to overwrite)", pl.Repository, a.Tag, a.From, digest, id)
+					fail("immutable tag %s:%s points to %s, not to %s (variant %s); refusing to move it: %s", pl.Repository, a.Tag, a.From, digest, id, a.Reason)
 					ok = false
 				case report.OpHeld:
 					ok = false

@@ -37,7 +37,7 @@ func NewRelease(reports []*report.Build, smokes []*report.Smoke, plan *matrix.Pl
 			return nil, fmt.Errorf("build reports name different repositories: %s and %s", r.Repository, rep.Repository)
 		}
 		for _, v := range rep.Variants {
-			e := &report.Entry{ID: v.ID, Status: v.Status, Reason: v.Error, Digest: v.Digest, Source: v.StagedRef,
+			e := &report.Entry{ID: v.ID, Status: v.Status, Reason: v.Error, Digest: v.Digest, Inputs: v.Inputs, Source: v.StagedRef,
 				ImmutableTags: v.ImmutableTags, FloatingTags: v.FloatingTags, Labels: v.Labels, Probe: v.Probe, Build: v.Timings}
 			if v.Status.OK() && v.StagedRef == "" {
 				e.Status, e.Reason = report.NotStaged, "built into an OCI layout, not pushed to a staging repository (build with --stage)"

@@ -49,16 +49,19 @@ const (
 
 // BuildEntry is one variant of a build report.
 type BuildEntry struct {
-	ID         string `json:"id"`
-	Status     Status `json:"status"`
-	Error      string `json:"error,omitempty"`
-	Stage      Stage  `json:"stage,omitempty"`
-	Digest     string `json:"digest,omitempty"`
-	StagedRef  string `json:"staged_ref,omitempty"`
-	OCIDir     string `json:"oci_dir,omitempty"`
-	Size       int64  `json:"size,omitempty"`
-	Builder    string `json:"builder,omitempty"`
-	BaseDigest string `json:"base_digest,omitempty"`
+	ID     string `json:"id"`
+	Status Status `json:"status"`
+	Error  string `json:"error,omitempty"`
+	Stage  Stage  `json:"stage,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	// ImageDigest is the platform image's manifest (Digest is the index that adds BuildKit's
+	// provenance attestation): the same inputs give the same ImageDigest.
+	ImageDigest string `json:"image_digest,omitempty"`
+	StagedRef   string `json:"staged_ref,omitempty"`
+	OCIDir      string `json:"oci_dir,omitempty"`
+	Size        int64  `json:"size,omitempty"`
+	Builder     string `json:"builder,omitempty"`
+	BaseDigest  string `json:"base_digest,omitempty"`
 	// Inputs is the input fingerprint of the image (package fingerprint).
 	Inputs        string            `json:"inputs,omitempty"`
 	Notes         []string          `json:"notes,omitempty"`

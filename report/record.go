@@ -44,6 +44,7 @@ type Entry struct {
 	Status        Status            `json:"status"` // passed, unchanged, or why it cannot be published
 	Reason        string            `json:"reason,omitempty"`
 	Digest        string            `json:"digest,omitempty"`
+	Inputs        string            `json:"inputs,omitempty"` // the input fingerprint
 	Source        string            `json:"source,omitempty"` // staged reference
 	ImmutableTags []string          `json:"immutable_tags"`
 	FloatingTags  []string          `json:"floating_tags"`

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/torchimg/torchimg/fingerprint"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/publish"
 	"github.com/torchimg/torchimg/report"
@@ -134,8 +135,9 @@ func (a *app) publishDone(out *publish.Outcome, err error) error {
 }
 
 func (a *app) addPlanDiffFlags(cmd *cobra.Command) {
-	cmd.Flags().Bool("diff", false, "compare the plan's tags with the release repository: which are created, moved (from which variant), unchanged")
+	cmd.Flags().Bool("diff", false, "compare the plan with the release repository: tags created, moved (from which variant) or unchanged, and each variant's image new, unchanged or rebuilt (because of which input)")
 	cmd.Flags().String("registry", "", "with --diff: the repository to compare with (default: the matrix's repository)")
+	cmd.Flags().Int64("source-date-epoch", -1, "with --diff: the SOURCE_DATE_EPOCH the build would use (default: $SOURCE_DATE_EPOCH, else each base image's creation time)")
 	addRegistryFlags(cmd)
 }
 
@@ -148,14 +150,33 @@ func (a *app) planDiff(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant
 	if err != nil {
 		return err
 	}
-	acts, err := publish.Diff(ctx, rc, p, vs, repo)
+	inputs, err := fingerprint.Resolve(ctx, fingerprint.NewResolver(rc), p, vs, a.sourceDateEpoch())
+	if err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
+	for _, in := range inputs {
+		switch {
+		case in.RenderErr != nil:
+			return &exitError{code: exitFailed, err: in.RenderErr}
+		case in.BaseErr != nil:
+			fmt.Fprintf(a.err, "warning: %s: %v\n", in.Variant.ID, in.BaseErr)
+		}
+	}
+	if err := p.SetInputs(fingerprint.Digests(inputs)); err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
+	d, err := publish.Diff(ctx, rc, p, vs, repo, inputs)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
 	if a.v.GetString("output") == "json" {
 		enc := json.NewEncoder(a.out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"repository": repo, "actions": acts})
+		return enc.Encode(map[string]any{"repository": repo, "actions": d.Actions, "variants": d.Variants})
 	}
-	return publish.WriteActions(a.out, acts)
+	if err := publish.WriteActions(a.out, d.Actions); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.out)
+	return publish.WriteChanges(a.out, d.Variants)
 }

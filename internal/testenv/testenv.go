@@ -219,6 +219,23 @@ func (e *Env) RestartBuilder(ctx context.Context) error {
 	return e.builder.start(ctx)
 }
 
+// ResetBuilder replaces buildkitd with a fresh one: the same socket and config, an empty state
+// dir (no cache, no images), as a new CI machine would have.
+func (e *Env) ResetBuilder(ctx context.Context) error {
+	e.builderMu.Lock()
+	defer e.builderMu.Unlock()
+	if e.builder == nil {
+		return errors.New("testenv: no builder")
+	}
+	if err := e.builder.stop(); err != nil {
+		return err
+	}
+	if err := removeState(filepath.Join(e.dir, "root")); err != nil {
+		return fmt.Errorf("testenv: remove buildkitd state: %w", err)
+	}
+	return e.builder.start(ctx)
+}
+
 // BuilderPID is buildkitd's process id, or 0 when it is not running.
 func (e *Env) BuilderPID() int {
 	e.builderMu.Lock()
