@@ -163,16 +163,6 @@ func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions
 			return nil, err
 		}
 	}
-	resolved, err := fingerprint.Resolve(ctx, fingerprint.NewResolver(o.Registry), p, vs, o.Epoch)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.SetInputs(fingerprint.Digests(resolved)); err != nil {
-		return nil, err
-	}
-	for _, v := range p.Variants {
-		rep.PlanVariants = append(rep.PlanVariants, v.ID)
-	}
 	var builders []Interface
 	for _, addr := range o.Builders {
 		d, err := buildkit.Connect(ctx, addr, o.TLS)
@@ -183,6 +173,16 @@ func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions
 		log.Info("builder ready", "addr", addr, "buildkit", d.Version)
 		rep.Builders = append(rep.Builders, report.Builder{Addr: addr, Version: d.Version})
 		builders = append(builders, &BuildKit{Daemon: d, workDir: work, registry: o.Registry})
+	}
+	resolved, err := fingerprint.Resolve(ctx, fingerprint.NewResolver(o.Registry), p, vs, o.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.SetInputs(fingerprint.Digests(resolved)); err != nil {
+		return nil, err
+	}
+	for _, v := range p.Variants {
+		rep.PlanVariants = append(rep.PlanVariants, v.ID)
 	}
 	var b Interface = NewPool(builders, vs)
 	b = NewLimiter(b, o.Jobs)

@@ -30,17 +30,21 @@ func WriteSummary(w io.Writer, results []*report.BuildEntry) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	passed := 0
+	passed, unchanged := 0, 0
 	for _, r := range results {
-		if r.Status.OK() {
+		switch r.Status {
+		case report.Passed:
 			passed++
+			continue
+		case report.Unchanged:
+			unchanged++
 			continue
 		}
 		if r.Error != "" {
 			fmt.Fprintf(w, "\n%s %s at %s:\n  %s\n", r.ID, r.Status, r.Stage, strings.ReplaceAll(r.Error, "\n", "\n  "))
 		}
 	}
-	_, err := fmt.Fprintf(w, "\n%d variant(s) passed, %d did not\n", passed, len(results)-passed)
+	_, err := fmt.Fprintf(w, "\n%d variant(s) passed, %d unchanged (same inputs: not built, not pushed), %d did not\n", passed, unchanged, len(results)-passed-unchanged)
 	return err
 }
 

@@ -36,6 +36,12 @@ $T publish --report dist/build.json --matrix "$M"
 step "the release record"
 cat dist/release.md
 
+step "next week, nothing changed: plan --diff, then build + publish again (nothing is built, copied or tagged)"
+$T plan -f "$M" --diff | tail -n 12
+$T build -f "$M" --builder "$TORCHIMG_BUILDER" --stage "$REG/torchimg-demo/staging" \
+  --progress quiet --report dist/build-2.json 2>&1 | grep -E 'VARIANT|unchanged|variant\(s\)' || true
+$T publish --report dist/build-2.json --matrix "$M" --record dist/release-2.json 2>&1 | tail -n 3
+
 step "will 2.13-cu130 run on a GeForce RTX 4090 (8.9) with driver 560.35.05? (what-if; exit 3 = no)"
 set +e
 $T check "$REG/torchimg-demo/pytorch-cuda:2.13-cu130" --driver 560.35.05 --gpu-cc 8.9 --brand geforce

@@ -95,7 +95,9 @@ type Result struct {
 	FloatingSkipped string
 	// Verified are the variants whose labels were read from the image and matched the plan.
 	Verified []string
-	Errors   []string
+	// Copied counts the images copied into the repository, Written the tags written.
+	Copied, Written int
+	Errors          []string
 }
 
 // Failed reports whether anything went wrong.
@@ -177,6 +179,11 @@ func (p *Publisher) Execute(ctx context.Context, pl *Plan) (*Result, error) {
 					fail("%s: copy %s to %s: %v", id, e.Source, pl.Repository, err)
 					return nil
 				}
+				if t.Writes() {
+					mu.Lock()
+					res.Copied++
+					mu.Unlock()
+				}
 			}
 			ok := true
 			for _, i := range byVariant[id] {
@@ -192,6 +199,11 @@ func (p *Publisher) Execute(ctx context.Context, pl *Plan) (*Result, error) {
 						continue
 					}
 					a.Done = t.Writes()
+					if a.Done {
+						mu.Lock()
+						res.Written++
+						mu.Unlock()
+					}
 				case report.OpConflict:
 					fail("immutable tag %s:%s points to %s, not to %s (variant %s); refusing to move it: %s", pl.Repository, a.Tag, a.From, digest, id, a.Reason)
 					ok = false
@@ -241,6 +253,9 @@ func (p *Publisher) Execute(ctx context.Context, pl *Plan) (*Result, error) {
 			continue
 		}
 		a.Done = t.Writes()
+		if a.Done {
+			res.Written++
+		}
 		log.Debug("floating tag", "tag", a.Tag, "op", a.Op, "variant", a.Variant, "from", a.From, "to", a.To, "written", a.Done)
 	}
 	res.Actions = actions

@@ -129,7 +129,7 @@ func (a *app) publishDone(out *publish.Outcome, err error) error {
 		return &exitError{code: exitFailed, err: err}
 	}
 	if !out.DryRun {
-		fmt.Fprintf(a.err, "published %d variant(s) to %s; labels verified\n", len(res.Published), res.Repository)
+		fmt.Fprintf(a.err, "published %d variant(s) to %s; labels verified; %d image(s) copied, %d tag(s) written\n", len(res.Published), res.Repository, res.Copied, res.Written)
 	}
 	return nil
 }

@@ -345,6 +345,13 @@ func Transient(err error) bool {
 		}
 		return false
 	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && !dns.IsTemporary && !dns.IsTimeout {
+		return false // no such host: retrying does not make one
+	}
+	if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
+		return false
+	}
 	var nerr net.Error
 	return errors.As(err, &nerr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
