@@ -6,14 +6,17 @@
 //
 // (`make bench-build`.) Run it from the repository root. Each run measures, with the real binary:
 //
-//  1. cold parallel:       fresh Env (empty buildkitd state), --jobs 8
-//  2. warm parallel:       the same command again on the same Env
-//  3. cold one-at-a-time:  a new fresh Env (the first one closed), --jobs 1
-//  4. warm one-at-a-time:  again, --jobs 1
-//  5. cache lookups:       on the warm parallel Env, one more --jobs 8 run with --report; the
-//     report's per-variant timings.solve_s say how long the daemon took to resolve from cache
+//  1. cold release:        fresh Env (empty buildkitd state), build --jobs 8, then publish
+//  2. no-change release:   the same build + publish again (every variant unchanged: nothing is
+//     solved, pushed, copied or tagged); blob uploads are counted
+//  3. one changed:         one of the 8 variants gets a new label (a matrix override), build + publish
+//  4. warm parallel:       build --jobs 8 --rebuild on the same Env (the daemon's cache)
+//  5. cache lookups:       one more such run; the report's timings.solve_s say how long the daemon
+//     took to resolve from cache
+//  6. cold one-at-a-time:  a new fresh Env (the first one closed), --jobs 1
+//  7. warm one-at-a-time:  again, --jobs 1 --rebuild
 //
-// (Scenario 5 runs on the first Env, before it is closed.) With -runs N > 1, even runs measure the
+// (Scenarios 1-5 run on the first Env, before it is closed.) With -runs N > 1, even runs measure the
 // one-at-a-time Env first, so the first-touched-Env effects (page cache, CPU frequency) do not always
 // fall on the same side; the targets are judged on the medians over the runs.
 //
@@ -38,6 +41,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -45,6 +49,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -77,9 +82,17 @@ func main() {
 	os.Exit(run())
 }
 
-func startEnv(ctx context.Context, wheels *testenv.WheelsFile, logf func(string, ...any)) (*testenv.Env, error) {
+func startEnv(ctx context.Context, wheels *testenv.WheelsFile, uploads *atomic.Int64, logf func(string, ...any)) (*testenv.Env, error) {
 	start := time.Now()
-	env, err := testenv.Start(ctx, testenv.Options{RegistryPort: registryPort, IndexPort: indexPort, Logf: logf})
+	count := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads") {
+				uploads.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	env, err := testenv.Start(ctx, testenv.Options{RegistryPort: registryPort, IndexPort: indexPort, Logf: logf, Middleware: count})
 	if err != nil {
 		return nil, fmt.Errorf("cannot start the environment (run hack/prereqs.sh as root first): %w", err)
 	}
@@ -93,16 +106,24 @@ func startEnv(ctx context.Context, wheels *testenv.WheelsFile, logf func(string,
 
 // ---- one torchimg build ----
 
-// measurement is one `torchimg build` invocation.
+// measurement is one `torchimg build` invocation (or, for a release, build and publish).
 type measurement struct {
 	Scenario string
 	Run      int
 	WallS    float64
 	RSSKiB   int64
-	Passed   int
+	Passed   int // passed or unchanged
+	Built    int // solved now (passed)
 	Total    int
 	ExitCode int
 	Err      string // why the build counts as failed ("" = it passed)
+	// Uploads counts the blob uploads to the registry during the measurement (buildkitd's
+	// pushes and publish's copies).
+	Uploads int64
+	// BuildS is the build part of a release's wall time.
+	BuildS   float64
+	report   string // the build report written
+	output   string // torchimg's output
 	SolveSum float64
 	// SolveUnion is the wall-clock time during which at least one variant was before its
 	// solve-done point (the union of the [started, started+solve_s] intervals).
@@ -142,24 +163,45 @@ type bench struct {
 	pinned   []string // --revision/--source-date-epoch, the same for every build
 	logf     func(string, ...any)
 	seq      int
+	uploads  *atomic.Int64
 }
 
-func (b *bench) build(ctx context.Context, env *testenv.Env, scenario string, run, jobs int) *measurement {
+// changedMatrix is the example matrix with one variant changed (a label), for scenario 3.
+func (b *bench) changedMatrix() (string, error) {
+	data, err := os.ReadFile(matrixFile)
+	if err != nil {
+		return "", err
+	}
+	data = append(data, []byte("overrides:\n  - {match: {torch: \"2.13.0\", cuda: \"13.0\"}, labels: {org.example.week: \"2\"}}\n")...)
+	p := filepath.Join(b.tmp, "matrix-changed.yaml")
+	return p, os.WriteFile(p, data, 0o644)
+}
+
+// release is build then publish of matrix; the measurement adds up both and counts uploads.
+func (b *bench) release(ctx context.Context, env *testenv.Env, scenario string, run int, matrix string) *measurement {
+	before := b.uploads.Load()
+	m := b.build(ctx, env, scenario, run, parallelJobs, matrix)
+	if m.failed() {
+		return m
+	}
+	p := b.exec(ctx, scenario+": publish", run, "publish", "--report", m.report, "--matrix", matrix)
+	m.BuildS = m.WallS
+	m.WallS += p.WallS
+	m.RSSKiB = max(m.RSSKiB, p.RSSKiB)
+	if p.failed() {
+		m.Err = "publish: " + p.Err
+	}
+	m.Uploads = b.uploads.Load() - before
+	b.logf("run %d: %s: release %.2f s, %d blob upload(s), %d of %d variants built", run, scenario, m.WallS, m.Uploads, m.Built, m.Total)
+	return m
+}
+
+// exec runs torchimg through the launcher and measures it.
+func (b *bench) exec(ctx context.Context, scenario string, run int, args ...string) *measurement {
 	b.seq++
 	m := &measurement{Scenario: scenario, Run: run, ExitCode: -1}
-	reportPath := filepath.Join(b.tmp, fmt.Sprintf("report-%02d.json", b.seq))
 	resultPath := filepath.Join(b.tmp, fmt.Sprintf("rusage-%02d.json", b.seq))
-	args := []string{
-		"build", "-f", matrixFile,
-		"--builder", env.BuilderAddr,
-		"--stage", env.RegistryHost + "/" + stageRepo,
-		"--progress", "quiet",
-		"--jobs", strconv.Itoa(jobs),
-		"--report", reportPath,
-	}
-	args = append(args, b.pinned...)
 	b.logf("run %d: %s: torchimg %s", run, scenario, strings.Join(args, " "))
-
 	cctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, b.self, append([]string{rusageHelperArg, resultPath, "--", b.torchimg}, args...)...)
@@ -169,7 +211,6 @@ func (b *bench) build(ctx context.Context, env *testenv.Env, scenario string, ru
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
 	runErr := cmd.Run()
-
 	var hr helperResult
 	if data, err := os.ReadFile(resultPath); err != nil {
 		m.Err = fmt.Sprintf("launcher wrote no result (%v): %v", runErr, err)
@@ -183,6 +224,26 @@ func (b *bench) build(ctx context.Context, env *testenv.Env, scenario string, ru
 			m.Err = fmt.Sprintf("torchimg exited with status %d", hr.ExitCode)
 		}
 	}
+	m.output = out.String()
+	if m.failed() {
+		b.logf("run %d: %s: FAILED: %s; torchimg output:\n%s", run, scenario, m.Err, tail(m.output, 4000))
+	}
+	return m
+}
+
+func (b *bench) build(ctx context.Context, env *testenv.Env, scenario string, run, jobs int, matrix string, extra ...string) *measurement {
+	reportPath := filepath.Join(b.tmp, fmt.Sprintf("report-%02d.json", b.seq+1))
+	args := []string{
+		"build", "-f", matrix,
+		"--builder", env.BuilderAddr,
+		"--stage", env.RegistryHost + "/" + stageRepo,
+		"--progress", "quiet",
+		"--jobs", strconv.Itoa(jobs),
+		"--report", reportPath,
+	}
+	args = append(append(args, b.pinned...), extra...)
+	m := b.exec(ctx, scenario, run, args...)
+	m.report = reportPath
 
 	if data, err := os.ReadFile(reportPath); err != nil {
 		if m.Err == "" {
@@ -204,7 +265,11 @@ func (b *bench) build(ctx context.Context, env *testenv.Env, scenario string, ru
 				}
 			}
 			for _, v := range rep.Variants {
-				if v.Status == "passed" {
+				switch v.Status {
+				case "passed":
+					m.Passed++
+					m.Built++
+				case "unchanged":
 					m.Passed++
 				}
 				m.SolveSum += v.Timings.Solve
@@ -221,9 +286,9 @@ func (b *bench) build(ctx context.Context, env *testenv.Env, scenario string, ru
 		}
 	}
 	if m.failed() {
-		b.logf("run %d: %s: BUILD FAILED: %s; torchimg output:\n%s", run, scenario, m.Err, tail(out.String(), 4000))
+		b.logf("run %d: %s: BUILD FAILED: %s; torchimg output:\n%s", run, scenario, m.Err, tail(m.output, 4000))
 	} else {
-		b.logf("run %d: %s: %.2f s, peak RSS %.1f MiB, %d/%d passed", run, scenario, m.WallS, mib(m.RSSKiB), m.Passed, m.Total)
+		b.logf("run %d: %s: %.2f s, peak RSS %.1f MiB, %d/%d passed (%d built)", run, scenario, m.WallS, mib(m.RSSKiB), m.Passed, m.Total, m.Built)
 	}
 	return m
 }
@@ -334,30 +399,39 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	b := &bench{torchimg: bin, self: self, tmp: tmp, pinned: pinnedFlags(), logf: logf}
+	b := &bench{torchimg: bin, self: self, tmp: tmp, pinned: pinnedFlags(), logf: logf, uploads: &atomic.Int64{}}
+	changed, err := b.changedMatrix()
+	if err != nil {
+		logf("%v", err)
+		return 1
+	}
 	var all []*measurement
 	for r := 1; r <= *runs; r++ {
 		parallel := func() error {
-			env, err := startEnv(ctx, wheels, logf)
+			env, err := startEnv(ctx, wheels, b.uploads, logf)
 			if err != nil {
 				return err
 			}
 			defer closeEnv(env, logf)
-			all = append(all,
-				b.build(ctx, env, scCold8, r, parallelJobs),
-				b.build(ctx, env, scWarm8, r, parallelJobs),
-				b.build(ctx, env, scLookup, r, parallelJobs))
+			cold := b.release(ctx, env, scColdRelease, r, matrixFile)
+			cold8 := *cold
+			cold8.Scenario, cold8.WallS = scCold8, cold.BuildS // the build part of the cold release
+			all = append(all, cold, &cold8,
+				b.release(ctx, env, scNoChange, r, matrixFile),
+				b.release(ctx, env, scOneChanged, r, changed),
+				b.build(ctx, env, scWarm8, r, parallelJobs, matrixFile, "--rebuild"),
+				b.build(ctx, env, scLookup, r, parallelJobs, matrixFile, "--rebuild"))
 			return nil
 		}
 		serial := func() error {
-			env, err := startEnv(ctx, wheels, logf)
+			env, err := startEnv(ctx, wheels, b.uploads, logf)
 			if err != nil {
 				return err
 			}
 			defer closeEnv(env, logf)
 			all = append(all,
-				b.build(ctx, env, scCold1, r, 1),
-				b.build(ctx, env, scWarm1, r, 1))
+				b.build(ctx, env, scCold1, r, 1, matrixFile),
+				b.build(ctx, env, scWarm1, r, 1, matrixFile, "--rebuild"))
 			return nil
 		}
 		order := []func() error{parallel, serial}
@@ -414,20 +488,23 @@ func pinnedFlags() []string {
 // ---- results ----
 
 const (
-	scCold8  = "cold parallel (--jobs 8)"
-	scWarm8  = "warm parallel (--jobs 8)"
-	scCold1  = "cold one-at-a-time (--jobs 1)"
-	scWarm1  = "warm one-at-a-time (--jobs 1)"
-	scLookup = "warm parallel + --report (cache lookups)"
+	scColdRelease = "cold release (build --jobs 8 + publish)"
+	scNoChange    = "no-change release (build + publish)"
+	scOneChanged  = "one of 8 variants changed (build + publish)"
+	scCold8       = "cold parallel build (--jobs 8)"
+	scWarm8       = "warm parallel (--jobs 8 --rebuild)"
+	scCold1       = "cold one-at-a-time (--jobs 1)"
+	scWarm1       = "warm one-at-a-time (--jobs 1 --rebuild)"
+	scLookup      = "warm parallel --rebuild (cache lookups)"
 )
 
-var scenarioOrder = []string{scCold8, scWarm8, scCold1, scWarm1, scLookup}
+var scenarioOrder = []string{scColdRelease, scNoChange, scOneChanged, scCold8, scWarm8, scCold1, scWarm1, scLookup}
 
 // printResults prints the table and the targets, and returns how many builds failed.
 func printResults(w io.Writer, all []*measurement, runs int) int {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w)
-	fmt.Fprintf(tw, "scenario\trun\twall s\tpeak RSS MiB\tvariants passed\t\n")
+	fmt.Fprintf(tw, "scenario\trun\twall s\tpeak RSS MiB\tvariants passed\tbuilt\tblob uploads\t\n")
 	failed := 0
 	for _, sc := range scenarioOrder {
 		for _, m := range all {
@@ -439,7 +516,11 @@ func printResults(w io.Writer, all []*measurement, runs int) int {
 				failed++
 				passed += " FAILED"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.1f\t%s\t\n", m.Scenario, m.Run, m.WallS, mib(m.RSSKiB), passed)
+			uploads := "-"
+			if m.Scenario == scColdRelease || m.Scenario == scNoChange || m.Scenario == scOneChanged {
+				uploads = strconv.FormatInt(m.Uploads, 10)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.1f\t%s\t%d\t%s\t\n", m.Scenario, m.Run, m.WallS, mib(m.RSSKiB), passed, m.Built, uploads)
 		}
 	}
 	_ = tw.Flush()
@@ -478,6 +559,18 @@ func printResults(w io.Writer, all []*measurement, runs int) int {
 	}
 
 	fmt.Fprintf(w, "\ntargets (%s):\n", what)
+	coldRel, okR := med(scColdRelease, wall)
+	noChange, okN := med(scNoChange, wall)
+	oneChanged, okO := med(scOneChanged, wall)
+	noChangeUploads, _ := med(scNoChange, func(m *measurement) float64 { return float64(m.Uploads) })
+	if okR && okN && okO {
+		fmt.Fprintf(w, "  no-change release at most 0.15x the cold release, 0 blob uploads: %.2f s vs %.2f s (%.3fx), %.0f uploads: %s\n",
+			noChange, coldRel, noChange/coldRel, noChangeUploads, judge(noChange <= 0.15*coldRel && noChangeUploads == 0))
+		fmt.Fprintf(w, "  one changed variant at most 0.3x the cold release: %.2f s vs %.2f s (%.3fx): %s\n",
+			oneChanged, coldRel, oneChanged/coldRel, judge(oneChanged <= 0.3*coldRel))
+	} else {
+		fmt.Fprintf(w, "  release targets: no figures (a build or publish failed)\n")
+	}
 	cold8, okA := med(scCold8, wall)
 	cold1, okB := med(scCold1, wall)
 	if okA && okB {
