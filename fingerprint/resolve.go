@@ -194,4 +194,3 @@ func FromLabels(prefix string, labels map[string]string) (in Inputs, fp string, 
 	}
 	return in, fp, true
 }
-

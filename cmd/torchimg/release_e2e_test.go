@@ -317,4 +317,3 @@ func tagState(t *testing.T, repo string) map[string]string {
 	}
 	return out
 }
-
