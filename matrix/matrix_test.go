@@ -424,3 +424,38 @@ func renderTagText(tmpl string, v *Variant) (string, error) {
 	}
 	return renderTag(t, v)
 }
+
+// Tags with .Inputs wait for the fingerprint (shown as {inputs}), never collide, and SetInputs
+// fills them in everywhere.
+func TestInputsTags(t *testing.T) {
+	f, err := Parse([]byte(`repository: ghcr.io/example/pytorch-cuda
+axes: {torch: ["2.9.1"], cuda: ["12.6", "12.8"], os: [ubuntu24.04]}
+tags:
+  - {template: "{{.Torch}}-{{.Inputs}}", kind: immutable}
+  - {template: "{{.Torch}}-cu{{.CUDA.Short}}", kind: floating}
+`), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := NewPlan(f, db(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.Variants[0]
+	if !v.TagsPending() || v.ImmutableTags[0] != "2.9.1-"+InputsMarker || v.Tags[0] != "2.9.1-"+InputsMarker {
+		t.Fatalf("tags before the fingerprint: %v %v", v.ImmutableTags, v.Tags)
+	}
+	fp := "sha256:" + strings.Repeat("0123456789abcdef", 4)
+	if err := p.SetInputs(map[string]string{v.ID: fp}); err != nil {
+		t.Fatal(err)
+	}
+	if v.TagsPending() || v.ImmutableTags[0] != "2.9.1-0123456789ab" || v.Tags[0] != "2.9.1-0123456789ab" || v.Inputs != fp || v.Tags[1] != "2.9.1-cu126" {
+		t.Errorf("after SetInputs: %v %v %s", v.ImmutableTags, v.Tags, v.Inputs)
+	}
+	if !p.Variants[1].TagsPending() {
+		t.Error("a variant without a fingerprint lost its marker")
+	}
+	if err := p.SetInputs(map[string]string{p.Variants[1].ID: "sha256:xyz"}); err == nil {
+		t.Error("a malformed fingerprint was accepted")
+	}
+}
