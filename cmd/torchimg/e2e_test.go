@@ -86,7 +86,7 @@ tags:
 	if code != exitIncompatible || !strings.Contains(out, "FAIL  arch") || !strings.Contains(out, "the image's torch has no kernels for compute capability 12.0") {
 		t.Errorf("check Blackwell vs cu126: exit %d\n%s\n%s", code, out, errs)
 	}
-	code, out, _ = runCmd(t, "plan", "-f", m, "--diff")
+	code, out, _ = runCmd(t, "plan", "-f", m, "--diff", "--source-date-epoch", "1700000000")
 	if code != 0 || !strings.Contains(out, "0 to create, 0 to move, 5 unchanged") {
 		t.Errorf("plan --diff after publish: %d %s", code, out)
 	}
