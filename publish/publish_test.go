@@ -473,3 +473,29 @@ func TestSkipFloating(t *testing.T) {
 		}
 	}
 }
+
+// An immutable tag that names an image of the same variant built from other inputs is a
+// conflict whose message says what changed and what to add to the template.
+func TestChangedContentConflict(t *testing.T) {
+	f := newFixture(t)
+	v := f.byID["2.9.1-cu128"]
+	old := stageVariant(t, f.reg, "old-build", map[string]string{
+		"io.torchimg.schema-version": "2", "io.torchimg.torch.version": "2.9.1", "io.torchimg.variant": "2.9.1-cu128",
+		"io.torchimg.inputs": "sha256:" + strings.Repeat("1", 64), "io.torchimg.inputs.context": "sha256:" + strings.Repeat("2", 64),
+		"org.opencontainers.image.base.digest": "sha256:" + strings.Repeat("3", 64)})
+	repo, _ := name.NewRepository(f.repo)
+	src, _ := name.ParseReference(old.StagedRef)
+	d, _ := remote.Get(src)
+	idx, _ := d.ImageIndex()
+	if err := remote.WriteIndex(repo.Tag(v.ImmutableTags[0]), idx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.publish(t, context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := strings.Join(res.Errors, "\n")
+	if !res.Failed() || !strings.Contains(msg, "an image of this variant built from other inputs") || !strings.Contains(msg, "put {{.Inputs}} in the immutable tag template") {
+		t.Errorf("want a changed-content conflict that says what to add: %s", msg)
+	}
+}
