@@ -132,7 +132,7 @@ type RunOptions struct {
 
 // Run builds the selected variants of a plan: it renders each one and resolves its base image
 // (its input fingerprint, and with it the tags that name it), connects to the builders, and
-// builds every variant at once through Skip (unless Rebuild), a Limiter and a Pool. It returns
+// builds every variant at once through a Limiter, Skip (unless Rebuild) and a Pool. It returns
 // the build report, which lists every variant of the full plan. The report comes back with the
 // error when some variant failed (a *FailedError); without one only when no builder answered.
 func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions) (*report.Build, error) {
@@ -185,10 +185,10 @@ func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions
 		rep.PlanVariants = append(rep.PlanVariants, v.ID)
 	}
 	var b Interface = NewPool(builders, vs)
-	b = NewLimiter(b, o.Jobs)
 	if !o.Rebuild {
 		b = &Skip{Inner: b, Registry: o.Registry, Release: p.Repository}
 	}
+	b = NewLimiter(b, o.Jobs)
 
 	var display *Display
 	if o.Progress != nil {
