@@ -26,6 +26,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/torchimg/torchimg/fingerprint"
+	"github.com/torchimg/torchimg/inspect"
 	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/matrix"
@@ -157,8 +158,13 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, 
 			return finish(res, report.Failed, report.StageExport, fmt.Errorf("%s: replace OCI layout: %w", v.ID, err))
 		}
 	}
-	if n, image, err := imageFacts(ctx, b.registry, res); err == nil {
-		res.Size, res.ImageDigest = n, image
+	// What was exported, read back (manifest and config): its size and its platform image.
+	at := res.StagedRef
+	if at == "" {
+		at = "oci:" + res.OCIDir
+	}
+	if info, err := inspect.Image(ctx, b.registry, at, false); err == nil {
+		res.Size, res.ImageDigest = info.Size, info.ImageDigest
 	} else {
 		res.Notes = append(res.Notes, "image not read back: "+err.Error())
 	}

@@ -172,7 +172,7 @@ func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions
 		defer d.Close()
 		log.Info("builder ready", "addr", addr, "buildkit", d.Version)
 		rep.Builders = append(rep.Builders, report.Builder{Addr: addr, Version: d.Version})
-		builders = append(builders, &BuildKit{Daemon: d, workDir: work, registry: o.Registry})
+		builders = append(builders, NewBuildKit(d, work, o.Registry))
 	}
 	resolved, err := fingerprint.Resolve(ctx, fingerprint.NewResolver(o.Registry), p, vs, o.Epoch)
 	if err != nil {
@@ -223,18 +223,17 @@ func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions
 	}
 	// Tags that name the fingerprint of a variant whose base only its builder could resolve.
 	late := map[string]string{}
-	for _, r := range results {
-		if v, ok := p.Variant(r.ID); ok && r.Inputs != "" && v.TagsPending() {
+	for i, r := range results {
+		if r.Inputs != "" && reqs[i].Variant.TagsPending() {
 			late[r.ID] = r.Inputs
 		}
 	}
 	if err := p.SetInputs(late); err != nil {
 		return nil, err
 	}
-	for _, r := range results {
-		if v, ok := p.Variant(r.ID); ok {
-			r.Tags, r.ImmutableTags, r.FloatingTags = v.Tags, v.ImmutableTags, v.FloatingTags
-		}
+	for i, r := range results {
+		v := reqs[i].Variant
+		r.Tags, r.ImmutableTags, r.FloatingTags = v.Tags, v.ImmutableTags, v.FloatingTags
 	}
 	rep.Variants = append(failed, results...)
 	rep.Finished = time.Now().UTC()

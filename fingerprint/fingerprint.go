@@ -53,14 +53,6 @@ func (in Inputs) Digest() string {
 	return digest(b)
 }
 
-// Short is the first 12 hex digits of a fingerprint ("" for "").
-func Short(fp string) string {
-	if len(fp) < len("sha256:")+12 {
-		return ""
-	}
-	return fp[len("sha256:") : len("sha256:")+12]
-}
-
 // ContextDigest digests a build context (every file name and content, in name order) and the
 // build args given with it.
 func ContextDigest(files map[string][]byte, args map[string]string) string {

@@ -7,8 +7,7 @@ import (
 	"sync"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
+	"github.com/torchimg/torchimg/inspect"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/templates"
@@ -67,41 +66,13 @@ func (r *Resolver) resolve(ctx context.Context, s string) (Base, error) {
 	if err != nil {
 		return Base{}, err
 	}
-	desc, err := r.c.Get(ctx, ref)
+	info, err := inspect.Remote(ctx, r.c, ref)
 	if err != nil {
-		return Base{}, fmt.Errorf("base image %s: %w", s, err)
+		return Base{}, fmt.Errorf("base image: %w", err)
 	}
-	b := Base{Digest: desc.Digest.String()}
-	var img v1.Image
-	if desc.MediaType.IsIndex() {
-		idx, err := desc.ImageIndex()
-		if err != nil {
-			return b, fmt.Errorf("base image %s: %w", s, err)
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return b, fmt.Errorf("base image %s: %w", s, err)
-		}
-		for _, m := range registry.Images(im) {
-			if m.Platform == nil || m.Platform.String() == Platform {
-				if img, err = idx.Image(m.Digest); err != nil {
-					return b, fmt.Errorf("base image %s: %w", s, err)
-				}
-				break
-			}
-		}
-		if img == nil {
-			return b, fmt.Errorf("base image %s has no %s image", s, Platform)
-		}
-	} else if img, err = desc.Image(); err != nil {
-		return b, fmt.Errorf("base image %s: %w", s, err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return b, fmt.Errorf("base image %s: config: %w", s, err)
-	}
-	if !cf.Created.IsZero() && cf.Created.Unix() > 0 {
-		b.Created = cf.Created.Unix()
+	b := Base{Digest: info.Digest}
+	if info.Created != nil && info.Created.Unix() > 0 {
+		b.Created = info.Created.Unix()
 	}
 	return b, nil
 }

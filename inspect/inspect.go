@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/torchimg/torchimg/gpu/require"
@@ -64,13 +65,10 @@ func Image(ctx context.Context, c *registry.Client, ref string, listTags bool) (
 // Remote reads an image from the registry.
 func Remote(ctx context.Context, c *registry.Client, ref name.Reference) (*report.Info, error) {
 	var info *report.Info
-	err := c.Retry(ctx, func() error {
-		desc, err := c.Get(ctx, ref)
-		if err != nil {
-			return err
-		}
+	err := c.Read(ctx, ref, func(desc *remote.Descriptor) error {
 		info = &report.Info{Ref: ref.String(), Digest: desc.Digest.String()}
 		var img v1.Image
+		var err error
 		if desc.MediaType.IsIndex() {
 			idx, err := desc.ImageIndex()
 			if err != nil {

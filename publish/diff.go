@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/torchimg/torchimg/fingerprint"
 	"github.com/torchimg/torchimg/inspect"
@@ -73,12 +74,23 @@ func Diff(ctx context.Context, c *registry.Client, p *matrix.Plan, vs []*matrix.
 	if len(pl.Errors) > 0 {
 		return nil, fmt.Errorf("read %s: %s", target, pl.Errors[0])
 	}
-	res := &DiffResult{Actions: pl.Actions}
-	labels := inspect.NewLabels(c)
-	for _, w := range wants {
-		res.Variants = append(res.Variants, change(ctx, c, labels, target, w))
+	if len(pl.Blocked) > 0 {
+		return nil, fmt.Errorf("read %s: %s", target, firstBlocked(pl.Blocked))
 	}
-	return res, nil
+	res := &DiffResult{Actions: pl.Actions, Variants: make([]Change, len(wants))}
+	labels := inspect.NewLabels(c)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, w := range wants {
+		g.Go(func() error {
+			res.Variants[i] = change(gctx, c, labels, target, w)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return res, ctx.Err()
 }
 
 // change finds the variant's image in the repository now (through its tags, immutable first,

@@ -17,15 +17,12 @@ import (
 	"github.com/torchimg/torchimg/report"
 )
 
-// Want is one variant as the registry should hold it: the image its tags should name and the
-// tags. Digest is known for a built variant (publish); before a build (plan --diff) only the
-// variant's identity is, and an image under a tag is judged by its labels.
+// Want is one variant as the registry should hold it: its entry (the image its tags should
+// name, Entry.Digest, staged at Entry.Source, and the tags). The digest is known for a built
+// variant (publish); before a build (plan --diff) only the variant's identity is, and an image
+// under a tag is judged by its labels.
 type Want struct {
 	Entry *report.Entry
-	// Digest is the image to publish ("" before a build).
-	Digest string
-	// Source is where the image is now (the staging repository), "" when it is there already.
-	Source string
 	// LabelsPrefix names the torchimg labels ("io.torchimg").
 	LabelsPrefix string
 	// Inputs are the variant's inputs, when known (to say what changed).
@@ -51,7 +48,8 @@ type Plan struct {
 	FloatingHeld string
 	// FloatingSkipped says why floating tags are not considered (a partial release).
 	FloatingSkipped string
-	// Errors are the reads that failed.
+	// Errors are the reads of floating tags that failed (a variant whose own reads failed is
+	// Blocked).
 	Errors []string
 	// LabelsVerified says that every variant in Digests had its labels read from its image
 	// and matched against the plan.
@@ -88,19 +86,20 @@ func MakePlan(ctx context.Context, c *registry.Client, repo name.Repository, wan
 			continue
 		}
 		g.Go(func() error {
-			acts, digest, copyNeeded, blocked, errs := planVariant(gctx, c, labels, repo, w, o)
+			acts, digest, copyNeeded, blocked := planVariant(gctx, c, labels, repo, w, o)
 			mu.Lock()
 			defer mu.Unlock()
-			imm = append(imm, acts...)
-			p.Errors = append(p.Errors, errs...)
-			switch {
-			case blocked != "":
+			if blocked != "" {
 				p.Blocked[e.ID] = blocked
-			default:
-				p.Digests[e.ID] = digest
-				if copyNeeded {
-					p.Copies = append(p.Copies, e)
+				for _, t := range e.ImmutableTags {
+					imm = append(imm, report.Action{Tag: t, Kind: report.Immutable, Op: report.OpHeld, Variant: e.ID, Reason: blocked})
 				}
+				return nil
+			}
+			imm = append(imm, acts...)
+			p.Digests[e.ID] = digest
+			if copyNeeded {
+				p.Copies = append(p.Copies, e)
 			}
 			return nil
 		})
@@ -112,36 +111,54 @@ func MakePlan(ctx context.Context, c *registry.Client, repo name.Repository, wan
 		return nil, err
 	}
 
-	// Floating tags, decided on the same reads.
+	// Floating tags, decided on the same reads, 8 at a time.
 	var fl []report.Action
+	var of []Want // the want of each floating action
 	for _, w := range wants {
-		e := w.Entry
-		for _, t := range e.FloatingTags {
-			a := report.Action{Tag: t, Kind: report.Floating, Variant: e.ID}
-			to, ok := p.Digests[e.ID]
-			switch {
-			case !e.Publishable():
-				a.Op, a.Reason = report.OpHeld, "variant "+string(e.Status)
-			case !ok:
-				a.Op, a.Reason = report.OpHeld, "variant "+e.ID+": "+p.Blocked[e.ID]
-			default:
-				a.To = to
-				cur, err := c.Head(ctx, repo.Tag(t))
-				switch {
-				case registry.IsNotFound(err):
-					a.Op = report.OpCreate
-				case err != nil:
-					a.Op, a.Reason = report.OpHeld, err.Error()
-					p.Errors = append(p.Errors, fmt.Sprintf("floating tag %s: read the registry: %v", t, err))
-				case cur == to || (to == "" && names(labels.Of(ctx, repo.Digest(cur)), w)):
-					a.Op, a.From = report.OpUnchanged, cur
-				default:
-					a.Op, a.From = report.OpMove, cur
-					a.FromVariant = labels.Of(ctx, repo.Digest(cur))[w.LabelsPrefix+"."+matrix.LabelVariant]
-				}
-			}
-			fl = append(fl, a)
+		for _, t := range w.Entry.FloatingTags {
+			fl = append(fl, report.Action{Tag: t, Kind: report.Floating, Variant: w.Entry.ID})
+			of = append(of, w)
 		}
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := range fl {
+		a, w, t := &fl[i], of[i], fl[i].Tag
+		e := w.Entry
+		to, ok := p.Digests[e.ID]
+		switch {
+		case !e.Publishable():
+			a.Op, a.Reason = report.OpHeld, "variant "+string(e.Status)
+			continue
+		case !ok:
+			a.Op, a.Reason = report.OpHeld, "variant "+e.ID+": "+p.Blocked[e.ID]
+			continue
+		}
+		a.To = to
+		g.Go(func() error {
+			cur, err := c.Head(gctx, repo.Tag(t))
+			switch {
+			case registry.IsNotFound(err):
+				a.Op = report.OpCreate
+			case err != nil:
+				a.Op, a.Reason = report.OpHeld, err.Error()
+				mu.Lock()
+				p.Errors = append(p.Errors, fmt.Sprintf("floating tag %s: read the registry: %v", t, err))
+				mu.Unlock()
+			case cur == to || (to == "" && names(labels.Of(gctx, repo.Digest(cur)), w)):
+				a.Op, a.From = report.OpUnchanged, cur
+			default:
+				a.Op, a.From = report.OpMove, cur
+				a.FromVariant = labels.Of(gctx, repo.Digest(cur))[w.LabelsPrefix+"."+matrix.LabelVariant]
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 
 	conflicted := false
@@ -180,58 +197,56 @@ func MakePlan(ctx context.Context, c *registry.Client, repo name.Repository, wan
 
 // planVariant reads what one variant's tags hold now and decides their actions. blocked says
 // why none of its tags may be written.
-func planVariant(ctx context.Context, c *registry.Client, labels *inspect.Labels, repo name.Repository, w Want, o PlanOptions) (acts []report.Action, digest string, copyNeeded bool, blocked string, errs []string) {
+func planVariant(ctx context.Context, c *registry.Client, labels *inspect.Labels, repo name.Repository, w Want, o PlanOptions) (acts []report.Action, digest string, copyNeeded bool, blocked string) {
 	e := w.Entry
-	digest = w.Digest
+	digest = e.Digest
 	var src name.Reference
-	if w.Source != "" {
+	if e.Source != "" {
 		var err error
-		if src, err = c.Ref(w.Source); err != nil {
-			return nil, "", false, err.Error(), nil
+		if src, err = c.Ref(e.Source); err != nil {
+			return nil, "", false, err.Error()
 		}
 	}
-	if w.Digest != "" {
+	if e.Digest != "" {
 		// The image itself: in the repository already, or to be copied from its staged source.
-		at := name.Reference(repo.Digest(w.Digest))
+		at := name.Reference(repo.Digest(e.Digest))
 		_, err := c.Head(ctx, at)
 		switch {
 		case registry.IsNotFound(err) && src != nil:
 			copyNeeded, at = true, src
-			if d, err := c.Head(ctx, src); err != nil || d != w.Digest {
-				why := fmt.Sprintf("the report names image %s (%s), which is neither in %s nor at %s", w.Digest, e.Status, repo, w.Source)
+			if d, err := c.Head(ctx, src); err != nil || d != e.Digest {
+				why := fmt.Sprintf("the report names image %s (%s), which is neither in %s nor at %s", e.Digest, e.Status, repo, e.Source)
 				if err == nil {
-					why = fmt.Sprintf("the report names image %s (%s), but %s is %s", w.Digest, e.Status, w.Source, d)
+					why = fmt.Sprintf("the report names image %s (%s), but %s is %s", e.Digest, e.Status, e.Source, d)
 				} else if !registry.IsNotFound(err) {
-					why = fmt.Sprintf("read %s: %v", w.Source, err)
+					why = fmt.Sprintf("read %s: %v", e.Source, err)
 				}
-				return nil, "", false, why, []string{e.ID + ": " + why}
+				return nil, "", false, why
 			}
 		case registry.IsNotFound(err):
-			why := fmt.Sprintf("the report names image %s, which is not in %s and has no staged source", w.Digest, repo)
-			return nil, "", false, why, []string{e.ID + ": " + why}
+			why := fmt.Sprintf("the report names image %s, which is not in %s and has no staged source", e.Digest, repo)
+			return nil, "", false, why
 		case err != nil:
-			return nil, "", false, "read the registry: " + err.Error(), []string{fmt.Sprintf("%s: %s: %v", e.ID, at, err)}
+			return nil, "", false, fmt.Sprintf("read %s: %v", at, err)
 		}
 		// Its labels, before any tag names it.
 		if o.VerifyLabels {
 			if err := verifyLabels(ctx, c, at, e.Labels); err != nil {
-				return nil, "", false, err.Error(), []string{fmt.Sprintf("%s: %v", e.ID, err)}
+				return nil, "", false, err.Error()
 			}
 		}
 	}
 	for _, t := range e.ImmutableTags {
-		a := report.Action{Tag: t, Kind: report.Immutable, Variant: e.ID, To: w.Digest}
+		a := report.Action{Tag: t, Kind: report.Immutable, Variant: e.ID, To: e.Digest}
 		cur, err := c.Head(ctx, repo.Tag(t))
 		switch {
 		case registry.IsNotFound(err):
 			a.Op = report.OpCreate
 		case err != nil:
-			errs = append(errs, fmt.Sprintf("%s: tag %s: %v", e.ID, t, err))
-			a.Op, a.Reason = report.OpHeld, err.Error()
-			blocked = "its immutable tag " + t + " could not be read"
-		case w.Digest != "" && cur == w.Digest:
+			return nil, "", false, fmt.Sprintf("its immutable tag %s could not be read: %v", t, err)
+		case e.Digest != "" && cur == e.Digest:
 			a.Op = report.OpUnchanged
-		case w.Digest == "" && names(labels.Of(ctx, repo.Digest(cur)), w):
+		case e.Digest == "" && names(labels.Of(ctx, repo.Digest(cur)), w):
 			a.Op, a.From = report.OpUnchanged, cur
 		case src != nil && sameImages(ctx, c, repo.Digest(cur), src):
 			a.Op, a.From, a.To, a.Reason = report.OpUnchanged, cur, cur, "already holds the same image (rebuilt; only the attestation differs)"
@@ -246,7 +261,7 @@ func planVariant(ctx context.Context, c *registry.Client, labels *inspect.Labels
 			case a.FromVariant == e.ID:
 				now := w.Inputs
 				if now == nil && src != nil {
-					if in, _, ok := fingerprint.FromLabels(w.LabelsPrefix, labels.Of(ctx, src.Context().Digest(w.Digest))); ok {
+					if in, _, ok := fingerprint.FromLabels(w.LabelsPrefix, labels.Of(ctx, src.Context().Digest(e.Digest))); ok {
 						now = &in
 					}
 				}
@@ -257,7 +272,7 @@ func planVariant(ctx context.Context, c *registry.Client, labels *inspect.Labels
 		}
 		acts = append(acts, a)
 	}
-	return acts, digest, copyNeeded, blocked, errs
+	return acts, digest, copyNeeded, ""
 }
 
 func sameImages(ctx context.Context, c *registry.Client, a, b name.Reference) bool {

@@ -119,7 +119,7 @@ func (r *Release) Complete() (bool, string) {
 func (r *Release) Wants() []Want {
 	out := make([]Want, len(r.Entries))
 	for i, e := range r.Entries {
-		out[i] = Want{Entry: e, Digest: e.Digest, Source: e.Source, LabelsPrefix: r.LabelsPrefix}
+		out[i] = Want{Entry: e, LabelsPrefix: r.LabelsPrefix}
 	}
 	return out
 }

@@ -3,7 +3,6 @@ package smoke_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +16,8 @@ import (
 	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
 	"github.com/torchimg/torchimg/templates"
+
+	"github.com/torchimg/torchimg/internal/testfile"
 )
 
 // fakeGPUSpec passes "a GPU" into a container: the fixture torch sees an H100 through the
@@ -69,10 +70,10 @@ func TestSmokeEndToEnd(t *testing.T) {
 	files := t.TempDir()
 	var devices strings.Builder
 	libcuda := filepath.Join(files, "libcuda.so.1")
-	writeFile(t, libcuda, "")
+	testfile.Write(t, libcuda, "")
 	for name, ver := range map[string]string{"r525": "525.147.05", "r470": "470.256.02", "r580": "580.95.05"} {
 		vf := filepath.Join(files, "version-"+name)
-		writeFile(t, vf, nvrm(ver))
+		testfile.Write(t, vf, nvrm(ver))
 		fmt.Fprintf(&devices, fakeDriverDevice, name, vf, libcuda)
 	}
 	started := time.Now()
@@ -244,11 +245,4 @@ tags:
 			t.Errorf("r580: the self-check complained: %s", out)
 		}
 	})
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

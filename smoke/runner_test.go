@@ -17,6 +17,8 @@ import (
 	"github.com/torchimg/torchimg/matrix/compat"
 	"github.com/torchimg/torchimg/report"
 	"github.com/torchimg/torchimg/smoke"
+
+	"github.com/torchimg/torchimg/internal/testfile"
 )
 
 // The NVIDIA_REQUIRE_CUDA of nvidia/cuda:12.8.1 images (amd64).
@@ -330,7 +332,7 @@ echo '`+probeJSON+`'
 	if ok, why := smoke.Verdict(f); !ok || f.GPU.Devices[0].Name != "NVIDIA H100 80GB HBM3" {
 		t.Errorf("findings: %v %s %+v", ok, why, f.GPU)
 	}
-	b := mustRead(t, argsFile)
+	b := testfile.Read(t, argsFile)
 	args := strings.Split(strings.TrimSpace(string(b)), "\n")
 	want := []string{"run", "--rm", "--gpus", "all", "--network", "none", "-v", "", "--entrypoint", "/bin/sh", tg.Ref,
 		"-c", `p=$(command -v python || command -v python3) && exec "$p" /torchimg-probe/probe.py "$@"`, "probe", "--gpu", "--package", "triton"}
@@ -410,13 +412,13 @@ echo '`+probeJSON+`'
 	if ok, why := smoke.Verdict(f); !ok || f.Torch != "2.9.1+cu128" {
 		t.Errorf("findings: %v %s %+v", ok, why, f)
 	}
-	b := mustRead(t, argsFile)
+	b := testfile.Read(t, argsFile)
 	if args := strings.Fields(string(b)); len(args) != 2 || filepath.Base(args[0]) != "probe.py" || args[1] != "--gpu" {
 		t.Errorf("python args %q", args)
 	}
 
 	// A failing interpreter: the error carries its stderr.
-	mustWrite(t, filepath.Join(dir, "fakepython"), []byte("#!/bin/sh\necho 'ModuleNotFoundError: json' >&2; exit 1\n"), 0o755)
+	testfile.WriteMode(t, filepath.Join(dir, "fakepython"), "#!/bin/sh\necho 'ModuleNotFoundError: json' >&2; exit 1\n", 0o755)
 	if _, err := h.Run(context.Background(), tg); err == nil || !strings.Contains(err.Error(), "ModuleNotFoundError: json") {
 		t.Errorf("failing python: %v", err)
 	}
@@ -426,7 +428,7 @@ echo '`+probeJSON+`'
 
 	// Inside a torchimg image, only its own variant.
 	envFile := filepath.Join(t.TempDir(), "image.env")
-	mustWrite(t, envFile, []byte("# facts\nTORCHIMG_VARIANT='2.9.1-cu128'\nTORCHIMG_CUDA='12.8'\n"), 0o644)
+	testfile.WriteMode(t, envFile, "# facts\nTORCHIMG_VARIANT='2.9.1-cu128'\nTORCHIMG_CUDA='12.8'\n", 0o644)
 	h = &smoke.Host{Python: "fakepython", ImageEnv: envFile}
 	if ok, _ := h.Selects(tg); !ok {
 		t.Error("own variant not selected")
@@ -445,7 +447,7 @@ func TestReportJSON(t *testing.T) {
 	if err := rep.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
-	raw := mustRead(t, path)
+	raw := testfile.Read(t, path)
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil || m["gpu_mode"] != "auto" || m["host"].(map[string]any)["driver"] != "580.95.05" {
 		t.Errorf("json: %v %s", err, raw)
@@ -457,21 +459,5 @@ func TestReportJSON(t *testing.T) {
 	var sb strings.Builder
 	if err := smoke.WriteSummary(&sb, back); err != nil || !strings.Contains(sb.String(), "1 passed, 0 failed, 0 skipped") || !strings.Contains(sb.String(), "NVIDIA H100 80GB HBM3") {
 		t.Errorf("summary: %v\n%s", err, sb.String())
-	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func mustWrite(t *testing.T, path string, data []byte, mode os.FileMode) {
-	t.Helper()
-	if err := os.WriteFile(path, data, mode); err != nil {
-		t.Fatal(err)
 	}
 }

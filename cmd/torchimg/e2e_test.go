@@ -11,6 +11,8 @@ import (
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/internal/testenv"
 	reportpkg "github.com/torchimg/torchimg/report"
+
+	"github.com/torchimg/torchimg/internal/testfile"
 )
 
 // TestPipelineEndToEnd drives the CLI as a release job would: build two variants on a real
@@ -28,7 +30,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	m := filepath.Join(dir, "matrix.yaml")
 	repo := env.RegistryHost + "/cli/pytorch"
-	writeFile(t, m, fmt.Sprintf(`repository: %s
+	testfile.Write(t, m, fmt.Sprintf(`repository: %s
 defaults: {base: "%s", index_url: "%s"}
 axes: {torch: ["2.9.1"], cuda: ["12.6", "12.8"], os: [debian12], python: ["3.11"]}
 tags:
@@ -112,7 +114,7 @@ tags:
 	// torchimg release: build, (GPU smoke), publish in one command; a shard leaves floating tags alone.
 	m2 := filepath.Join(dir, "release.yaml")
 	repo2 := env.RegistryHost + "/cli/released"
-	writeFile(t, m2, strings.Replace(string(mustRead(t, m)), repo, repo2, 1))
+	testfile.Write(t, m2, strings.Replace(string(testfile.Read(t, m)), repo, repo2, 1))
 	code, out, errs = runOnHost(t, noGPU, "release", "-f", m2, "--builder", env.BuilderAddr, "--stage", env.RegistryHost+"/cli/staging",
 		"--progress", "quiet", "--source-date-epoch", "1700000000", "--shard", "1/2", "--report", filepath.Join(dir, "shard1.json"))
 	if code != 0 || !strings.Contains(errs, "floating tags left alone: a partial release") || !strings.Contains(out, "1 to create, 0 to move") {
@@ -126,21 +128,5 @@ tags:
 	code, out, _ = runCmd(t, "inspect", repo2+":2.9-cu126")
 	if code != 0 || !strings.Contains(out, "torch        2.9.1 (cu126)") {
 		t.Errorf("inspect after release: %d %s", code, out)
-	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

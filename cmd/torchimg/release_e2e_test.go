@@ -17,6 +17,8 @@ import (
 
 	"github.com/torchimg/torchimg/internal/testenv"
 	"github.com/torchimg/torchimg/report"
+
+	"github.com/torchimg/torchimg/internal/testfile"
 )
 
 // writes counts what changes a registry: blob uploads and manifest PUTs.
@@ -99,7 +101,7 @@ tags:
 	}
 
 	// Release 1: cu126 only.
-	writeFile(t, m, matrix(`"12.6"`, ""))
+	testfile.Write(t, m, matrix(`"12.6"`, ""))
 	rep1 := build(t)
 	if st := status(rep1); st["cu126"] != report.Passed {
 		t.Fatalf("release 1 build: %v", st)
@@ -115,7 +117,7 @@ tags:
 
 	t.Run("EditThenRelease", func(t *testing.T) {
 		// A comment and a new CUDA variant: cu126 is unchanged, cu128 is new.
-		writeFile(t, m, matrix(`"12.6", "12.8"`, "# weekly release, now with cu128\n"))
+		testfile.Write(t, m, matrix(`"12.6", "12.8"`, "# weekly release, now with cu128\n"))
 		code, out, errs := runCmd(t, "plan", "-f", m, "--diff")
 		if code != 0 || !strings.Contains(out, "1 new, 0 rebuilt, 1 unchanged") || !hasRow(out, "MOVE", "floating", "latest") {
 			t.Fatalf("plan --diff: exit %d\n%s\n%s", code, out, errs)

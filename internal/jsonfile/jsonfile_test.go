@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/torchimg/torchimg/internal/testfile"
 )
 
 func TestRoundTripAndSchema(t *testing.T) {
@@ -24,27 +26,11 @@ func TestRoundTripAndSchema(t *testing.T) {
 	if err := Read(p, "report", "y/v1", &d); err == nil || !strings.Contains(err.Error(), `schema "x/v1", want "y/v1"`) {
 		t.Errorf("wrong schema: %v", err)
 	}
-	mustWrite(t, p, []byte("nope"), 0o644)
+	testfile.WriteMode(t, p, "nope", 0o644)
 	if err := Read(p, "report", "x/v1", &d); err == nil || !strings.Contains(err.Error(), "not JSON") {
 		t.Errorf("bad JSON: %v", err)
 	}
 	if _, err := os.Stat(p + ".tmp"); !os.IsNotExist(err) {
 		t.Error("temp file left behind")
-	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func mustWrite(t *testing.T, path string, data []byte, mode os.FileMode) {
-	t.Helper()
-	if err := os.WriteFile(path, data, mode); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -109,9 +109,6 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
-// Options returns the options the client was built with.
-func (c *Client) Options() Options { return c.opts }
-
 func (c *Client) nameOpts() []name.Option {
 	if c.opts.Insecure {
 		return []name.Option{name.WeakValidation, name.Insecure}
@@ -159,12 +156,21 @@ func (c *Client) Head(ctx context.Context, ref name.Reference) (string, error) {
 // Get reads a manifest (or index) and its descriptor.
 func (c *Client) Get(ctx context.Context, ref name.Reference) (*remote.Descriptor, error) {
 	var desc *remote.Descriptor
-	err := c.Retry(ctx, func() error {
-		var err error
-		desc, err = c.puller.Get(ctx, ref)
-		return err
-	})
+	err := c.Read(ctx, ref, func(d *remote.Descriptor) error { desc = d; return nil })
 	return desc, err
+}
+
+// Read reads a manifest (or index) and hands it to fn, which reads on through it (an index's
+// images, a config blob): the whole read is retried as one operation, so a body cut off
+// anywhere is read again, and no read is retried inside another retry.
+func (c *Client) Read(ctx context.Context, ref name.Reference, fn func(*remote.Descriptor) error) error {
+	return c.Retry(ctx, func() error {
+		desc, err := c.puller.Get(ctx, ref)
+		if err != nil {
+			return err
+		}
+		return fn(desc)
+	})
 }
 
 // Tag points tag at an image already in the tag's repository: one manifest PUT, no blob.
@@ -278,27 +284,28 @@ func Images(im *v1.IndexManifest) []v1.Descriptor {
 // entries (sorted) for an index. Two references with the same platform digests hold the same
 // images, whatever their attestations.
 func (c *Client) PlatformDigests(ctx context.Context, ref name.Reference) ([]string, error) {
-	desc, err := c.Get(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	if !desc.MediaType.IsIndex() {
-		return []string{desc.Digest.String()}, nil
-	}
-	idx, err := desc.ImageIndex()
-	if err != nil {
-		return nil, err
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
 	var out []string
-	for _, m := range Images(im) {
-		out = append(out, m.Digest.String())
-	}
-	sort.Strings(out)
-	return out, nil
+	err := c.Read(ctx, ref, func(desc *remote.Descriptor) error {
+		if !desc.MediaType.IsIndex() {
+			out = []string{desc.Digest.String()}
+			return nil
+		}
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return err
+		}
+		out = nil
+		for _, m := range Images(im) {
+			out = append(out, m.Digest.String())
+		}
+		sort.Strings(out)
+		return nil
+	})
+	return out, err
 }
 
 // SameImages reports whether two references hold the same images (attestations ignored).

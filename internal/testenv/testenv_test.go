@@ -24,6 +24,8 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	"github.com/tonistiigi/fsutil"
+
+	"github.com/torchimg/torchimg/internal/testfile"
 )
 
 var mainWheel = TorchWheel{
@@ -188,8 +190,8 @@ RUN /opt/venv/bin/pip install --quiet --target /opt/cpu --index-url "$CPU_INDEX_
 COPY probe.py /probe.py
 RUN --device=example.com/gpu=fake0 /opt/venv/bin/python /probe.py
 `, env.BaseImage)
-	writeFile(t, filepath.Join(dir, "Dockerfile"), dockerfile)
-	writeFile(t, filepath.Join(dir, "probe.py"), probePy)
+	testfile.Write(t, filepath.Join(dir, "Dockerfile"), dockerfile)
+	testfile.Write(t, filepath.Join(dir, "probe.py"), probePy)
 	fs, err := fsutil.NewFS(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -354,13 +356,6 @@ check("cu118 wheel", sub("/opt/old", "print(json.dumps([torch.__version__, torch
       ["2.5.1+cu118", 8700, "sm_37 sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90 compute_90"])
 print("PROBE OK")
 `
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // collectLogs drains the status channel (until Solve closes it) and returns the build's output.
 func collectLogs(ch chan *client.SolveStatus) <-chan string {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/torchimg/torchimg/internal/testfile"
 )
 
 func mustDefault(t *testing.T) *DB {
@@ -406,7 +408,7 @@ func TestLoadRejectsBadData(t *testing.T) {
 }
 
 func TestLoadInline(t *testing.T) {
-	good := mustRead(t, "testdata/minimal.yaml")
+	good := testfile.Read(t, "testdata/minimal.yaml")
 	for _, tc := range []struct{ name, old, new, want string }{
 		{"syntax", "brands:\n", "brands: [\n", "x.yaml:"},
 		{"default not a variant", "default: cu128", "default: cu126", `default "cu126" is not one of its variants`},
@@ -434,21 +436,5 @@ func TestLoadInline(t *testing.T) {
 		if err != nil && !strings.HasPrefix(err.Error(), "x.yaml:") {
 			t.Errorf("%s: error does not start with the file name: %v", tc.name, err)
 		}
-	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func mustWrite(t *testing.T, path string, data []byte, mode os.FileMode) {
-	t.Helper()
-	if err := os.WriteFile(path, data, mode); err != nil {
-		t.Fatal(err)
 	}
 }
