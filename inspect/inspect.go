@@ -5,9 +5,13 @@
 package inspect
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,7 +20,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
@@ -74,13 +77,34 @@ func Remote(ctx context.Context, c *registry.Client, ref name.Reference) (*repor
 			if err != nil {
 				return err
 			}
-			if img, err = pickImage(idx, info); err != nil {
+			im, err := idx.IndexManifest()
+			if err != nil {
+				return err
+			}
+			chosen, err := pick(im, info)
+			if err != nil {
+				return err
+			}
+			if img, err = idx.Image(chosen.Digest); err != nil {
 				return err
 			}
 		} else if img, err = desc.Image(); err != nil {
 			return err
 		}
-		return fill(info, img)
+		d, err := img.Digest()
+		if err != nil {
+			return err
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			return err
+		}
+		cf, err := registry.ConfigFile(img)
+		if err != nil {
+			return err
+		}
+		fill(info, d, m, cf)
+		return nil
 	})
 	if registry.IsNotFound(err) {
 		return nil, fmt.Errorf("%s: not found in the registry", ref)
@@ -162,17 +186,34 @@ func (l *Labels) Of(ctx context.Context, ref name.Digest) map[string]string {
 	return ls
 }
 
+// fromLayout reads an image from the OCI layout at dir itself, through os.Root (no symlink
+// leads out of the layout): index.json and manifests at most registry.MaxManifestSize bytes, the
+// config at most registry.MaxConfigSize, each blob a regular file (not a symlink) of its
+// descriptor's size and digest.
 func fromLayout(dir string) (*report.Info, error) {
-	root, err := layout.ImageIndexFromPath(dir)
+	info, err := readLayout(dir)
 	if err != nil {
 		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
-	im, err := root.IndexManifest()
+	return info, nil
+}
+
+func readLayout(dir string) (*report.Info, error) {
+	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+		return nil, err
+	}
+	defer root.Close()
+	b, err := readRegular(root, dir, "index.json", registry.MaxManifestSize)
+	if err != nil {
+		return nil, fmt.Errorf("read index.json: %w", err)
+	}
+	im, err := v1.ParseIndexManifest(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("parse index.json: %w", err)
 	}
 	if len(im.Manifests) == 0 {
-		return nil, fmt.Errorf("OCI layout %s holds no image", dir)
+		return nil, errors.New("the layout holds no image")
 	}
 	top := im.Manifests[0]
 	info := &report.Info{Ref: "oci:" + dir, Digest: top.Digest.String()}
@@ -189,30 +230,116 @@ func fromLayout(dir string) (*report.Info, error) {
 		}
 	}
 	info.Tags = uniq(info.Tags)
-	var img v1.Image
+	desc := top
 	if top.MediaType.IsIndex() {
-		idx, err := root.ImageIndex(top.Digest)
+		b, err := layoutBlob(root, dir, top, registry.MaxManifestSize)
 		if err != nil {
-			return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+			return nil, fmt.Errorf("read index: %w", err)
 		}
-		if img, err = pickImage(idx, info); err != nil {
-			return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("parse index %s: %w", top.Digest, err)
 		}
-	} else if img, err = root.Image(top.Digest); err != nil {
-		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+		if desc, err = pick(idx, info); err != nil {
+			return nil, err
+		}
+	} else if !top.MediaType.IsImage() {
+		return nil, fmt.Errorf("%s: unexpected media type %q", top.Digest, top.MediaType)
 	}
-	if err := fill(info, img); err != nil {
-		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+	b, err = layoutBlob(root, dir, desc, registry.MaxManifestSize)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
 	}
+	m, err := v1.ParseManifest(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("parse manifest %s: %w", desc.Digest, err)
+	}
+	if b, err = layoutBlob(root, dir, m.Config, registry.MaxConfigSize); err != nil {
+		return nil, fmt.Errorf("read image config: %w", err)
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("parse image config %s: %w", m.Config.Digest, err)
+	}
+	fill(info, desc.Digest, m, cf)
 	return info, nil
 }
 
-// pickImage selects the linux/amd64 image of an index (attestations skipped).
-func pickImage(idx v1.ImageIndex, info *report.Info) (v1.Image, error) {
-	im, err := idx.IndexManifest()
+// layoutBlob reads the blob of descriptor d from the layout in root (at dir): a regular file of at
+// most limit bytes, and of d's size and digest. Its errors start with the blob's path.
+func layoutBlob(root *os.Root, dir string, d v1.Descriptor, limit int64) ([]byte, error) {
+	if d.Digest == (v1.Hash{}) {
+		return nil, errors.New("the descriptor has no digest")
+	}
+	rel := filepath.Join("blobs", d.Digest.Algorithm, d.Digest.Hex)
+	p := filepath.Join(dir, rel)
+	if d.Size > limit {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit (%d MiB)", p, d.Size, limit, limit>>20)
+	}
+	b, err := readRegular(root, dir, rel, limit)
 	if err != nil {
 		return nil, err
 	}
+	if int64(len(b)) != d.Size {
+		return nil, fmt.Errorf("%s is %d bytes, its descriptor says %d", p, len(b), d.Size)
+	}
+	h, err := v1.Hasher(d.Digest.Algorithm)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	h.Write(b)
+	if got := hex.EncodeToString(h.Sum(nil)); got != d.Digest.Hex {
+		return nil, fmt.Errorf("%s has digest %s:%s, not %s", p, d.Digest.Algorithm, got, d.Digest)
+	}
+	return b, nil
+}
+
+// readRegular reads the file rel of root (at dir), refusing a symlink, anything else that is not
+// a regular file, and a file over limit bytes. Its errors start with the file's path.
+func readRegular(root *os.Root, dir, rel string, limit int64) ([]byte, error) {
+	p := filepath.Join(dir, rel)
+	st, err := root.Lstat(rel)
+	if err != nil {
+		return nil, fullPath(err, p)
+	}
+	switch {
+	case st.Mode()&fs.ModeSymlink != 0:
+		return nil, fmt.Errorf("%s is a symlink", p)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file (%s)", p, st.Mode().Type())
+	case st.Size() > limit:
+		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit (%d MiB)", p, st.Size(), limit, limit>>20)
+	}
+	f, err := root.Open(rel)
+	if err != nil {
+		return nil, fullPath(err, p)
+	}
+	defer f.Close()
+	if fst, err := f.Stat(); err != nil {
+		return nil, fullPath(err, p)
+	} else if !os.SameFile(st, fst) {
+		return nil, fmt.Errorf("%s changed while it was opened", p)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fullPath(err, p)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s grew over the %d-byte limit while it was read", p, limit)
+	}
+	return b, nil
+}
+
+// fullPath names p in a *fs.PathError, which os.Root gives with the path inside the root.
+func fullPath(err error, p string) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return &fs.PathError{Op: pe.Op, Path: p, Err: pe.Err}
+	}
+	return fmt.Errorf("%s: %w", p, err)
+}
+
+// pick selects the linux/amd64 image of an index (attestations skipped).
+func pick(im *v1.IndexManifest, info *report.Info) (v1.Descriptor, error) {
 	info.IndexAnnotations = im.Annotations
 	var chosen *v1.Descriptor
 	for _, m := range registry.Images(im) {
@@ -221,28 +348,17 @@ func pickImage(idx v1.ImageIndex, info *report.Info) (v1.Image, error) {
 		}
 	}
 	if chosen == nil {
-		return nil, errors.New("the index holds no image")
+		return v1.Descriptor{}, errors.New("the index holds no image")
 	}
 	if chosen.Platform != nil {
 		info.Platform = chosen.Platform.String()
 	}
-	return idx.Image(chosen.Digest)
+	return *chosen, nil
 }
 
-func fill(info *report.Info, img v1.Image) error {
-	d, err := img.Digest()
-	if err != nil {
-		return err
-	}
+// fill sets what the image with manifest m (of digest d) and config cf says about itself.
+func fill(info *report.Info, d v1.Hash, m *v1.Manifest, cf *v1.ConfigFile) {
 	info.ImageDigest = d.String()
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return fmt.Errorf("read image config: %w", err)
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return err
-	}
 	info.Annotations = m.Annotations
 	info.Size = m.Config.Size
 	for _, l := range m.Layers {
@@ -261,7 +377,6 @@ func fill(info *report.Info, img v1.Image) error {
 	}
 	info.Env = require.EnvMap(cf.Config.Env)
 	info.Prefix = detectPrefix(info.Labels)
-	return nil
 }
 
 // detectPrefix finds the torchimg label namespace: the P with P.schema-version and P.torch.version.

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -38,6 +39,36 @@ const DefaultRetries = 6
 // MaxTags is how many tags of a repository ListResolved reads by default (the last ones in
 // lexical order, where newer versions usually sort).
 const MaxTags = 1000
+
+// MaxConfigSize caps the image config blob torchimg reads (ConfigFile; inspect's OCI layouts).
+// Real configs are a few KiB; a bigger one is refused before any of it is read.
+const MaxConfigSize = 8 << 20
+
+// MaxManifestSize caps a manifest or index read from a registry (or an OCI layout's index.json and
+// manifest blobs). Registries refuse to store manifests over 4 MiB; real ones are a few KiB.
+const MaxManifestSize = 4 << 20
+
+// ConfigFile reads an image's config, refusing one whose descriptor (in the manifest) states a
+// size over MaxConfigSize, or an invalid one, before reading any of it. From a registry,
+// go-containerregistry reads a blob no further than the size its descriptor states; from an OCI
+// layout it reads the file whole whatever the descriptor says (inspect reads layouts itself).
+func ConfigFile(img v1.Image) (*v1.ConfigFile, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("read image manifest: %w", err)
+	}
+	switch d := m.Config; {
+	case d.Size < 0:
+		return nil, fmt.Errorf("image config %s: invalid size %d", d.Digest, d.Size)
+	case d.Size > MaxConfigSize:
+		return nil, fmt.Errorf("image config %s is %d bytes, over the %d-byte limit (%d MiB)", d.Digest, d.Size, MaxConfigSize, MaxConfigSize>>20)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read image config %s: %w", m.Config.Digest, err)
+	}
+	return cf, nil
+}
 
 // Options configure a Client.
 type Options struct {
@@ -389,7 +420,8 @@ func (c *Client) Retry(ctx context.Context, fn func() error) error {
 	return err
 }
 
-// retryAfterTransport remembers the Retry-After of 429 and 503 answers for Client.Retry.
+// retryAfterTransport remembers the Retry-After of 429 and 503 answers for Client.Retry, and
+// caps manifest bodies at MaxManifestSize.
 type retryAfterTransport struct {
 	inner http.RoundTripper
 	c     *Client
@@ -397,10 +429,38 @@ type retryAfterTransport struct {
 
 func (t *retryAfterTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.inner.RoundTrip(r)
-	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+	if err != nil {
+		return resp, err
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
 			t.c.retryAfter.Store(int64(time.Duration(s) * time.Second))
 		}
 	}
+	if r.Method == http.MethodGet && resp.StatusCode == http.StatusOK && strings.Contains(r.URL.Path, "/manifests/") {
+		resp.Body = &cappedBody{rc: resp.Body, size: resp.ContentLength, url: r.URL.Redacted()}
+	}
 	return resp, err
 }
+
+// cappedBody fails a manifest body that is (or says it is) over MaxManifestSize. The error is
+// returned from Read, not RoundTrip, so that it is not taken for a network error and retried.
+type cappedBody struct {
+	rc   io.ReadCloser
+	read int64
+	size int64 // Content-Length, -1 when not stated
+	url  string
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.size > MaxManifestSize {
+		return 0, fmt.Errorf("GET %s: the manifest is %d bytes, over the %d-byte limit (%d MiB)", b.url, b.size, MaxManifestSize, MaxManifestSize>>20)
+	}
+	n, err := b.rc.Read(p)
+	if b.read += int64(n); b.read > MaxManifestSize {
+		return 0, fmt.Errorf("GET %s: the manifest is over the %d-byte limit (%d MiB)", b.url, MaxManifestSize, MaxManifestSize>>20)
+	}
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.rc.Close() }
