@@ -6,6 +6,7 @@ import (
 
 	"github.com/torchimg/torchimg/gpu/arch"
 	"github.com/torchimg/torchimg/gpu/arch/archtest"
+	"github.com/torchimg/torchimg/gpu/driver"
 	"github.com/torchimg/torchimg/gpu/driver/drivertest"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/internal/version"
@@ -61,6 +62,7 @@ func torchimgImage(t *testing.T, db *compat.DB, torch, toolkit, archs string, ta
 		Env: map[string]string{
 			"NVIDIA_REQUIRE_CUDA":        req.Value,
 			"CUDA_VERSION":               toolkit,
+			driver.EnvCompatPackage:      drivertest.BaseEnv(db, toolkit)[driver.EnvCompatPackage],
 			"NVIDIA_VISIBLE_DEVICES":     "all",
 			"NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
 		},
@@ -113,6 +115,15 @@ var (
 	futureGP = host.GPU{Name: "future GPU", Brand: "nvidia", Arch: "13.0"}
 )
 
+func withRuntime(h Host, mode string) Host {
+	m, err := ParseRuntime(mode)
+	if err != nil {
+		panic(err)
+	}
+	h.Runtime, h.RuntimeSource = m, "test"
+	return h
+}
+
 func statusOf(r *Result, part string) Status {
 	st := Status("")
 	for _, rs := range r.Reasons {
@@ -142,11 +153,13 @@ func TestEvaluate(t *testing.T) {
 	noLabels := &report.Info{Ref: "docker.io/library/python:3.12", Labels: map[string]string{}, Env: map[string]string{"PATH": "/usr/bin"}}
 	someLabels := &report.Info{Ref: "example/app:1", Labels: map[string]string{"maintainer": "x"}, Env: map[string]string{}}
 	nvidiaCUDA := &report.Info{Ref: "nvidia/cuda:12.8.1-runtime-ubuntu24.04", Labels: map[string]string{"maintainer": "NVIDIA CORPORATION <cudatools@nvidia.com>"},
-		Env: map[string]string{"NVIDIA_REQUIRE_CUDA": db.RequireCUDA("12.8.1").Value, "CUDA_VERSION": "12.8.1"}}
+		Env: drivertest.BaseEnv(db, "12.8.1")}
 	legacy := &report.Info{Ref: "old/cuda-app:1", Labels: map[string]string{}, Env: map[string]string{"CUDA_VERSION": "12.4.1"}}
 	noArchs := torchimgImage(t, db, "2.9.1", "12.8.1", "")
 	disabled := torchimgImage(t, db, "2.9.1", "12.8.1", archs128)
 	disabled.Env["NVIDIA_DISABLE_REQUIRE"] = "1"
+	plain := torchimgImage(t, db, "2.9.1", "12.8.1", archs128)
+	plain.Env = map[string]string{"NVIDIA_REQUIRE_CUDA": "cuda>=12.8", "CUDA_VERSION": "12.8.1"}
 
 	tests := []struct {
 		name     string
@@ -155,6 +168,7 @@ func TestEvaluate(t *testing.T) {
 		want     Verdict
 		parts    map[string]Status
 		contains []string
+		lacks    []string
 		ptx      bool
 	}{
 		{
@@ -162,7 +176,58 @@ func TestEvaluate(t *testing.T) {
 			img:  im.cu128, host: whatIf(t, db, WhatIf{Driver: "525.147.05"}),
 			want:     NotCompatible,
 			parts:    map[string]Status{PartDriver: Fail, PartArch: NotChecked},
-			contains: []string{"570.124.06", "minor-version compatibility", "cuda>=12.8", "NVIDIA_DISABLE_REQUIRE=1", "unsatisfied condition: cuda>=12.8"},
+			contains: []string{"570.124.06", "cuda>=12.8", "unsatisfied condition: cuda>=12.8", "refused at start", "error 803"},
+			lacks:    []string{"NVIDIA_DISABLE_REQUIRE=1"},
+		},
+		{
+			name: "pip wheels on a plain base, driver 550, legacy hook: refused, and it could start with NVIDIA_DISABLE_REQUIRE",
+			img:  plain, host: withRuntime(nvmlHost("550.54.15", "12.4", a100), "legacy"),
+			want:     NotCompatible,
+			parts:    map[string]Status{PartDriver: Fail},
+			contains: []string{"refused at start", "NVIDIA_DISABLE_REQUIRE=1", "minor-version compatibility"},
+		},
+		{
+			name: "pip wheels on a plain base, driver 550, CDI: starts, minor-version compatibility",
+			img:  plain, host: withRuntime(nvmlHost("550.54.15", "12.4", a100), "cdi"),
+			want:     Compatible,
+			parts:    map[string]Status{PartDriver: Warn},
+			contains: []string{"CDI mode evaluates no NVIDIA_REQUIRE_*", "minor-version compatibility", "PTX JIT"},
+			lacks:    []string{"refused"},
+		},
+		{
+			name: "pip wheels on a plain base, driver 550, mode not known: says what each mode does",
+			img:  plain, host: nvmlHost("550.54.15", "12.4", a100),
+			want:     CannotTell,
+			parts:    map[string]Status{PartDriver: Unknown},
+			contains: []string{"legacy hook", "refused at start", "CDI", "the container starts", "--runtime legacy"},
+		},
+		{
+			name: "GeForce 525 vs a 12.1 image: the brand clause passes, the compat libraries fail with 804",
+			img:  torchimgImage(t, db, "2.2.2", "12.1.1", archs128), host: nvmlHost("525.147.05", "12.0", rtx4090),
+			want:     NotCompatible,
+			parts:    map[string]Status{PartDriver: Fail},
+			contains: []string{"error 804", "cuda-compat-12-1", "530.30.02"},
+			lacks:    []string{"NVIDIA_DISABLE_REQUIRE=1"},
+		},
+		{
+			name: "what-if 515.65.01 vs an 11.8 image: the driver's CUDA 11.7 comes from the data",
+			img:  torchimgImage(t, db, "2.2.2", "11.8.0", archs128), host: whatIf(t, db, WhatIf{Driver: "515.65.01", Brand: "tesla"}),
+			want:     NotCompatible,
+			parts:    map[string]Status{PartDriver: Fail},
+			contains: []string{"supports CUDA 11.7", "refused at start"},
+		},
+		{
+			name: "what-if 570.86.10 vs a 12.8.1 image on an RTX 5090",
+			img:  im.cu128, host: whatIf(t, db, WhatIf{Driver: "570.86.10", Brand: "geforcertx", CCs: []string{"12.0"}}),
+			want:  Compatible,
+			parts: map[string]Status{PartDriver: OK, PartArch: OK},
+		},
+		{
+			name: "what-if: a driver newer than the data",
+			img:  im.cu128, host: whatIf(t, db, WhatIf{Driver: "650.10", Brand: "tesla"}),
+			want:     Compatible,
+			parts:    map[string]Status{PartDriver: OK},
+			contains: []string{"or newer"},
 		},
 		{
 			name: "driver 470 vs cu128: too old, not even minor-version compatible",
@@ -324,10 +389,18 @@ func TestEvaluate(t *testing.T) {
 			contains: []string{"GPU 1"},
 		},
 		{
-			name: "NVIDIA_DISABLE_REQUIRE image on a minor-version-compatible driver",
+			name: "NVIDIA_DISABLE_REQUIRE image on an older driver: the compat libraries run it on a datacenter GPU",
 			img:  disabled, host: nvmlHost("550.54.15", "12.4", a100),
-			want:  Compatible,
-			parts: map[string]Status{PartDriver: Warn},
+			want:     Compatible,
+			parts:    map[string]Status{PartDriver: OK},
+			contains: []string{"NVIDIA_DISABLE_REQUIRE", "forward compatibility"},
+		},
+		{
+			name: "NVIDIA_DISABLE_REQUIRE image on GeForce with an older driver: error 804 all the same",
+			img:  disabled, host: nvmlHost("550.54.15", "12.4", rtx4090),
+			want:     NotCompatible,
+			parts:    map[string]Status{PartDriver: Fail},
+			contains: []string{"error 804", "NVIDIA_DISABLE_REQUIRE does not help"},
 		},
 	}
 	for _, tc := range tests {
@@ -345,6 +418,11 @@ func TestEvaluate(t *testing.T) {
 			for _, s := range tc.contains {
 				if !strings.Contains(text, s) {
 					t.Errorf("output lacks %q:\n%s", s, text)
+				}
+			}
+			for _, s := range tc.lacks {
+				if strings.Contains(text, s) {
+					t.Errorf("output has %q:\n%s", s, text)
 				}
 			}
 			if r.PTXJIT != tc.ptx {
@@ -441,7 +519,9 @@ func TestDriverCases(t *testing.T) {
 	db := testDB(t)
 	for _, tc := range drivertest.Cases {
 		im := torchimgImage(t, db, "2.9.1", tc.Toolkit, archs128)
+		im.Env = tc.Env(db)
 		h := nvmlHost(tc.Driver, tc.CUDA, host.GPU{Name: "GPU", Brand: tc.Brand, Arch: "9.0"})
+		h.Runtime = tc.Mode
 		r := Evaluate(im, h, db)
 		if got := statusOf(r, PartDriver); got != tc.Want {
 			t.Errorf("%s: driver %s, want %s\n%s", tc.Name, got, tc.Want, allText(r))

@@ -114,7 +114,7 @@ func Diagnose(ctx context.Context, facts host.Facts, sys System, db *compat.DB) 
 		add(CheckDriver, OK, "", "NVIDIA driver %s, supports CUDA %s", facts.Driver, orDash(facts.CUDA))
 	case procVer != "" && strings.Contains(facts.Reason, "without cgo"):
 		facts, nvmlRead = host.Facts{DriverFound: true, Driver: procVer}, false
-		if c, ok := driver.CUDAOf(db, procVer); ok {
+		if c, _, ok := driver.CUDAOf(db, procVer); ok {
 			facts.CUDA, derived = c, true
 		}
 		add(CheckDriver, Warn, "use a torchimg binary built with cgo to read NVML (GPU names and compute capabilities)",
@@ -494,12 +494,16 @@ func imageSelfCheck(data []byte, facts host.Facts, derived, nvmlRead bool, sys S
 	set(matrix.LabelVariant, kv.Variant)
 	env := map[string]string{}
 	for k, v := range sys.Env {
-		if strings.HasPrefix(k, require.EnvRequirePrefix) || k == require.EnvDisableRequire || k == require.EnvCUDAVersion {
+		if strings.HasPrefix(k, require.EnvRequirePrefix) || k == require.EnvDisableRequire || k == require.EnvCUDAVersion || k == driver.EnvCompatPackage {
 			env[k] = v
 		}
 	}
 	info := &report.Info{Ref: "this container (" + imageenv.Path + ")", Labels: labels, Env: env, Prefix: "io.torchimg"}
-	res := Evaluate(info, Host{Facts: facts, CUDADerived: derived}, db)
+	mode := driver.AnyMode
+	if inContainer {
+		mode = driver.Running
+	}
+	res := Evaluate(info, Host{Facts: facts, CUDADerived: derived, Runtime: mode, RuntimeSource: "running inside the container"}, db)
 	// The minimum driver came from the facts file, not from a label.
 	src := "label io.torchimg." + matrix.LabelDriverMin
 	fromFile := "TORCHIMG_DRIVER_MIN in " + imageenv.Path
@@ -519,12 +523,6 @@ func imageSelfCheck(data []byte, facts host.Facts, derived, nvmlRead bool, sys S
 			}
 		}
 		res.Reasons, res.Verdict = keep, verdictOf(keep)
-	}
-	for i, rs := range res.Reasons {
-		if rs.Part == PartDriver && rs.Status == Fail && inContainer && len(res.Image.Requirements) > 0 {
-			res.Reasons[i].Message += " (this container started anyway: NVIDIA_DISABLE_REQUIRE, the CDI path or a runtime without the toolkit hook skips this check)"
-			break
-		}
 	}
 	// The CUDA variants of the same torch release that this driver runs.
 	if res.Verdict == NotCompatible && facts.Driver != "" {

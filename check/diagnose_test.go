@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/torchimg/torchimg/gpu/driver/drivertest"
 	"github.com/torchimg/torchimg/gpu/host"
 )
 
@@ -143,11 +144,11 @@ func TestDiagnose(t *testing.T) {
 				f["etc/torchimg/image.env"] = &fstest.MapFile{Data: imageEnv}
 				return f
 			},
-			env:    map[string]string{"NVIDIA_REQUIRE_CUDA": db.RequireCUDA("12.8.1").Value, "CUDA_VERSION": "12.8.1"},
+			env:    drivertest.BaseEnv(db, "12.8.1"),
 			cache:  ldCache,
 			want:   NotCompatible,
 			checks: map[string]Status{CheckImage + " driver": Fail, CheckImage + " arch": OK},
-			texts:  []string{"570.124.06", "started anyway", "is also built for CUDA 12.4 (driver >= 550.54.14), which run on driver 550.54.15: look for those tags of ghcr.io/acme/pytorch-cuda"},
+			texts:  []string{"570.124.06", "started although the legacy hook would refuse it", "error 804", "is also built for CUDA 12.4 (driver >= 550.54.14), which run on driver 550.54.15: look for those tags of ghcr.io/acme/pytorch-cuda"},
 		},
 	}
 	for _, tc := range tests {

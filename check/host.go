@@ -23,8 +23,14 @@ type Host struct {
 	// what-if host without a driver has its driver "cannot tell".
 	WhatIf bool
 	// CUDADerived is true when Facts.CUDA was derived from the driver version
-	// with the compatibility data (DriverCUDA) rather than reported by NVML or given.
+	// with the compatibility data (driver.CUDAOf) rather than reported by NVML or given.
 	CUDADerived bool
+	// CUDAAtLeast is true when the derived CUDA is a lower bound (a driver newer than the data).
+	CUDAAtLeast bool
+	// Runtime is the NVIDIA container runtime's mode the image is judged under (AnyMode: both),
+	// and RuntimeSource says where that came from.
+	Runtime       driver.Mode
+	RuntimeSource string
 }
 
 // WhatIf describes a host by hand: "check --driver 535.104.05 --gpu-cc 7.0".
@@ -33,6 +39,21 @@ type WhatIf struct {
 	CUDA   string   // CUDA version the driver supports; "" = derive from Driver
 	Brand  string   // NVML brand name of every GPU (tesla, geforce, nvidia...); "" unknown
 	CCs    []string // compute capability of each GPU ("7.0"); none = architecture not checked
+	// Runtime is the container runtime's mode: "legacy", "cdi" (also "jit-cdi"), or "" for both.
+	Runtime string
+}
+
+// ParseRuntime reads a runtime mode as --runtime or the toolkit's config.toml spells it.
+func ParseRuntime(s string) (driver.Mode, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return driver.AnyMode, nil
+	case "legacy":
+		return driver.Legacy, nil
+	case "cdi", "jit-cdi":
+		return driver.CDI, nil
+	}
+	return driver.AnyMode, fmt.Errorf("--runtime %q: valid modes are legacy (the prestart hook: docker run --gpus, nvidia-container-runtime mode legacy) and cdi (cdi or jit-cdi, the default of nvidia-container-toolkit >= 1.18)", s)
 }
 
 // Brands are the brand names WhatIf accepts (gpu/host's lower-case NVML brands).
@@ -56,9 +77,17 @@ func (w WhatIf) Host(db *compat.DB) (Host, error) {
 		}
 		h.Facts.CUDA = version.MajorMinor(w.CUDA)
 	case w.Driver != "":
-		if c, ok := driver.CUDAOf(db, w.Driver); ok {
-			h.Facts.CUDA, h.CUDADerived = c, true
+		if c, atLeast, ok := driver.CUDAOf(db, w.Driver); ok {
+			h.Facts.CUDA, h.CUDADerived, h.CUDAAtLeast = c, true, atLeast
 		}
+	}
+	mode, err := ParseRuntime(w.Runtime)
+	if err != nil {
+		return h, err
+	}
+	h.Runtime = mode
+	if mode != driver.AnyMode {
+		h.RuntimeSource = "--runtime"
 	}
 	brand := strings.ToLower(w.Brand)
 	if brand != "" && !slices.Contains(Brands, brand) {
@@ -85,18 +114,22 @@ func (h Host) DriverHost() driver.Host {
 	if h.WhatIf {
 		rh.CUDA, rh.Driver = h.Facts.CUDA, h.Facts.Driver
 	}
-	return driver.Host{Driver: rh.Driver, CUDA: rh.CUDA, Devices: rh.Devices, WhatIf: h.WhatIf}
+	return driver.Host{Driver: rh.Driver, CUDA: rh.CUDA, CUDAAtLeast: h.CUDAAtLeast, Devices: rh.Devices, WhatIf: h.WhatIf, Mode: h.Runtime}
 }
 
 // HostSummary is the host part of a Result.
 type HostSummary struct {
-	Source      string       `json:"source"` // "nvml" or "what-if"
-	DriverFound bool         `json:"driver_found"`
-	Reason      string       `json:"reason,omitempty"`
-	Driver      string       `json:"driver,omitempty"`
-	CUDA        string       `json:"cuda,omitempty"`
-	CUDADerived bool         `json:"cuda_derived,omitempty"`
-	GPUs        []GPUSummary `json:"gpus"`
+	Source      string `json:"source"` // "nvml" or "what-if"
+	DriverFound bool   `json:"driver_found"`
+	Reason      string `json:"reason,omitempty"`
+	Driver      string `json:"driver,omitempty"`
+	CUDA        string `json:"cuda,omitempty"`
+	CUDADerived bool   `json:"cuda_derived,omitempty"`
+	CUDAAtLeast bool   `json:"cuda_at_least,omitempty"`
+	// Runtime is the container runtime mode judged: "legacy", "cdi", or "" for both.
+	Runtime       string       `json:"runtime,omitempty"`
+	RuntimeSource string       `json:"runtime_source,omitempty"`
+	GPUs          []GPUSummary `json:"gpus"`
 }
 
 // GPUSummary is one GPU of a HostSummary.
@@ -110,7 +143,8 @@ type GPUSummary struct {
 // Summary describes the host for output.
 func (h Host) Summary() HostSummary {
 	s := HostSummary{Source: "nvml", DriverFound: h.Facts.DriverFound, Reason: h.Facts.Reason, Driver: h.Facts.Driver,
-		CUDA: h.Facts.CUDA, CUDADerived: h.CUDADerived, GPUs: []GPUSummary{}}
+		CUDA: h.Facts.CUDA, CUDADerived: h.CUDADerived, CUDAAtLeast: h.CUDAAtLeast, Runtime: string(h.Runtime),
+		RuntimeSource: h.RuntimeSource, GPUs: []GPUSummary{}}
 	if h.WhatIf {
 		s.Source = "what-if"
 	}

@@ -80,3 +80,15 @@ func BenchmarkPlan10k(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.TotalAlloc-before)/float64(b.N)/1e6, "MB-alloc/plan")
 }
+
+// BenchmarkLoadFileTooLarge refuses a 10 MB matrix file. Target: microseconds and a few KB per
+// load (it is refused from its size, never read into the YAML parser).
+func BenchmarkLoadFileTooLarge(b *testing.B) {
+	path := writeMatrix(b, 10<<20, true)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := LoadFile(path); err == nil {
+			b.Fatal("a 10 MB matrix loaded")
+		}
+	}
+}

@@ -3,6 +3,7 @@ package matrix
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -46,11 +47,30 @@ func (d Diagnostic) String() string {
 type Diagnostics []Diagnostic
 
 func (ds *Diagnostics) errorf(p Pos, format string, args ...any) {
-	*ds = append(*ds, Diagnostic{Pos: p, Severity: SevError, Message: fmt.Sprintf(format, args...)})
+	*ds = append(*ds, Diagnostic{Pos: p, Severity: SevError, Message: oneLine(fmt.Sprintf(format, args...))})
 }
 
 func (ds *Diagnostics) warnf(p Pos, format string, args ...any) {
-	*ds = append(*ds, Diagnostic{Pos: p, Severity: SevWarning, Message: fmt.Sprintf(format, args...)})
+	*ds = append(*ds, Diagnostic{Pos: p, Severity: SevWarning, Message: oneLine(fmt.Sprintf(format, args...))})
+}
+
+// oneLine keeps a message on one printable line (diagnostics are printed one per line): a
+// control character that reached it, say a tab from the YAML parser's text, is written as its
+// escape (\t).
+func oneLine(s string) string {
+	if printable(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if printable(string(r)) {
+			b.WriteRune(r)
+		} else {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
 }
 
 // HasErrors reports whether any diagnostic is an error.

@@ -129,6 +129,12 @@ func checkSelectorPatterns(ds *Diagnostics, sel *Selector, what string) {
 			if strings.ContainsAny(p.Value, "\n\r\x00") {
 				ds.errorf(p.Pos, "%s.%s: control characters are not allowed", what, t.Field)
 			}
+			if t.Field != "torch" {
+				continue
+			}
+			if h := localTorchHint(p.Value); h != "" {
+				ds.errorf(p.Pos, "%s.torch %q: want a release version or pattern like 2.9.1 or 2.9.*%s", what, clip(p.Value), h)
+			}
 		}
 	}
 }

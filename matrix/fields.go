@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -23,6 +24,11 @@ var (
 	reTemplateDir = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,255}$`)
 	reOCITag      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 	reImageRef    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,511}$`)
+	reDigest      = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	// reLocalTorch is a torch version as pip prints it, with a local suffix: 2.9.1+cu128.
+	reLocalTorch = regexp.MustCompile(`^([^+]+)\+([A-Za-z0-9.]+)$`)
+	reCUDASuffix = regexp.MustCompile(`^cu([0-9]{2,4})$`)
+	rePipNameSep = regexp.MustCompile(`[-_.]+`)
 )
 
 // imageFlavors are the image flavors torchimg renders (compat's baseFlavors are the nvidia/cuda
@@ -65,6 +71,10 @@ func checkImageRef(ds *Diagnostics, s Str, what string) {
 		ds.errorf(s.Pos, "%s %q: want an image reference like nvidia/cuda:12.8.1-base-ubuntu24.04", what, clip(s.Value))
 		return
 	}
+	if _, digest, ok := strings.Cut(s.Value, "@"); ok && !reDigest.MatchString(digest) {
+		ds.errorf(s.Pos, "%s %q: the digest %q is malformed; a digest is sha256: followed by 64 lowercase hex characters, as in nvidia/cuda:12.8.1-base-ubuntu24.04@sha256:<64 hex>", what, clip(s.Value), clip(digest))
+		return
+	}
 	if _, err := name.ParseReference(s.Value); err != nil {
 		ds.errorf(s.Pos, "%s %q: not a valid image reference: %v", what, clip(s.Value), err)
 	}
@@ -101,4 +111,32 @@ func clip(s string) string {
 		s = s[:57] + "..."
 	}
 	return s
+}
+
+// localTorchHint explains a torch value written with a local version suffix, as pip prints
+// it (2.9.1+cu128): the suffix is the CUDA variant, which the matrix writes in cuda as
+// major.minor. It is "" for other values.
+func localTorchHint(torch string) string {
+	m := reLocalTorch.FindStringSubmatch(torch)
+	if m == nil {
+		return ""
+	}
+	release := clip(m[1])
+	if c := reCUDASuffix.FindStringSubmatch(m[2]); c != nil {
+		// cu92 → 9.2, cu128 → 12.8, cu1210 → 12.10: the inverse of cudaVariantName.
+		digits := c[1]
+		major := min(2, len(digits)-1)
+		return fmt.Sprintf("; the +%s part goes into cuda: write torch: %q with cuda: %q", m[2], release, digits[:major]+"."+digits[major:])
+	}
+	return fmt.Sprintf("; +%s is a local version suffix: write torch: %q and choose the CUDA variant with cuda, e.g. cuda: %q", clip(m[2]), release, "12.8")
+}
+
+// pipName is the project name of a pip requirement (one that matched rePipReq), normalised
+// as PEP 503 does: Torch_Vision[extra]>=1 → torch-vision.
+func pipName(req string) string {
+	end := strings.IndexAny(req, "[=!~<>")
+	if end < 0 {
+		end = len(req)
+	}
+	return strings.ToLower(rePipNameSep.ReplaceAllString(req[:end], "-"))
 }

@@ -16,14 +16,35 @@ import (
 // maxNodes bounds the work spent on one file (aliases can make a small file huge).
 const maxNodes = 200000
 
+// MaxFileSize bounds a matrix file, in bytes. A real matrix is a few KB; a larger file is
+// refused before it is read into the YAML parser.
+const MaxFileSize = 1 << 20
+
 // LoadFile reads and decodes a matrix file. Syntax and shape errors come back as
-// *InvalidError with file:line:column for each.
+// *InvalidError with file:line:column for each. A file over MaxFileSize is refused from its
+// size alone, and no more than MaxFileSize+1 bytes are ever read.
 func LoadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	file, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read matrix: %w", err)
 	}
-	return Parse(data, path)
+	defer file.Close()
+	if st, err := file.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxFileSize {
+		return nil, &InvalidError{Diagnostics: tooLarge(path, st.Size())}
+	}
+	return read(file, path)
+}
+
+// read decodes a matrix from r, reading at most MaxFileSize+1 bytes (r may be a pipe).
+func read(r io.Reader, name string) (*File, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read matrix: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, &InvalidError{Diagnostics: tooLarge(name, -1)}
+	}
+	return Parse(data, name)
 }
 
 // Parse decodes matrix YAML. name is used in positions.
@@ -35,9 +56,31 @@ func Parse(data []byte, name string) (*File, error) {
 	return f, nil
 }
 
+// tooLarge is the error for a file over MaxFileSize; size < 0 when only "more than the
+// limit" is known (the rest was never read).
+func tooLarge(name string, size int64) Diagnostics {
+	is := "more than " + byteSize(MaxFileSize)
+	if size >= 0 {
+		is = byteSize(size)
+	}
+	var ds Diagnostics
+	ds.errorf(Pos{File: name, Line: 1, Col: 1}, "the matrix file is %s; the limit is %s (a matrix is a few KB: is this the right file?)", is, byteSize(MaxFileSize))
+	return ds
+}
+
+func byteSize(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB (%d bytes)", n>>20, n)
+	}
+	return fmt.Sprintf("%.1f MiB (%d bytes)", float64(n)/(1<<20), n)
+}
+
 func parse(data []byte, name string) (*File, Diagnostics) {
 	d := &decoder{file: name}
 	f := &File{Path: name, Raw: data}
+	if len(data) > MaxFileSize {
+		return f, tooLarge(name, int64(len(data)))
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -81,7 +124,7 @@ func syntaxError(data []byte, file string, err error) (Pos, string) {
 		msg = m[2]
 	}
 	lines := strings.Split(string(data), "\n")
-	if l, c, ok := tabIndent(lines); ok && (strings.Contains(msg, "cannot start any token") || strings.Contains(msg, "tab")) {
+	if l, c, ok := tabIndent(lines, line); ok && (strings.Contains(msg, "cannot start any token") || strings.Contains(msg, "tab")) {
 		return Pos{File: file, Line: l, Col: c}, "tabs are not allowed in YAML indentation; use spaces"
 	}
 	construct := strings.Contains(msg, "did not find expected") || strings.Contains(msg, "end of stream") || strings.Contains(msg, "quoted scalar")
@@ -101,12 +144,17 @@ func syntaxError(data []byte, file string, err error) (Pos, string) {
 	return pos, msg
 }
 
-// tabIndent finds the first tab in the indentation of a line.
-func tabIndent(lines []string) (line, col int, ok bool) {
-	for i, l := range lines {
-		for j := 0; j < len(l) && (l[j] == ' ' || l[j] == '\t'); j++ {
-			if l[j] == '\t' {
-				return i + 1, j + 1, true
+// tabIndent finds the first tab in the indentation of a line, from the line before the one
+// yaml.v3 reported (it names the line of the tab or the one before; an earlier tab, say in a
+// flow collection, may be valid), else from the top.
+func tabIndent(lines []string, reported int) (line, col int, ok bool) {
+	for _, from := range []int{max(reported-2, 0), 0} {
+		for i := from; i < len(lines); i++ {
+			l := lines[i]
+			for j := 0; j < len(l) && (l[j] == ' ' || l[j] == '\t'); j++ {
+				if l[j] == '\t' {
+					return i + 1, j + 1, true
+				}
 			}
 		}
 	}
@@ -411,12 +459,36 @@ var axisFields = []string{"torch", "cuda", "os", "python", "flavor"}
 func (d *decoder) axes(k, n *yaml.Node, a *Axes) {
 	a.Pos, a.Set = d.pos(k), true
 	d.mapping(n, "axes", map[string]fieldFn{
-		"torch":  func(_, v *yaml.Node) { a.Torch = d.list(v, "axes.torch", d.version) },
-		"cuda":   func(_, v *yaml.Node) { a.CUDA = d.list(v, "axes.cuda", d.version) },
-		"os":     func(_, v *yaml.Node) { a.OS = d.list(v, "axes.os", d.str) },
-		"python": func(_, v *yaml.Node) { a.Python = d.list(v, "axes.python", d.version) },
-		"flavor": func(_, v *yaml.Node) { a.Flavor = d.list(v, "axes.flavor", d.str) },
+		"torch":  func(k, v *yaml.Node) { a.Torch = d.axis(k, v, d.version) },
+		"cuda":   func(k, v *yaml.Node) { a.CUDA = d.axis(k, v, d.version) },
+		"os":     func(k, v *yaml.Node) { a.OS = d.axis(k, v, d.str) },
+		"python": func(k, v *yaml.Node) { a.Python = d.axis(k, v, d.version) },
+		"flavor": func(k, v *yaml.Node) { a.Flavor = d.axis(k, v, d.str) },
 	}, axisFields)
+}
+
+// emptyAxisHint says, per axis, what an axis that is written must list.
+var emptyAxisHint = map[string]string{
+	"torch":  `list at least one torch release, e.g. torch: ["2.9.1"]`,
+	"cuda":   `list at least one CUDA variant, e.g. cuda: ["12.8"]`,
+	"os":     `list at least one OS, e.g. os: [ubuntu24.04]`,
+	"python": `list at least one Python, e.g. python: ["3.12"], or leave python out to use each OS's own Python`,
+	"flavor": `list at least one flavor, e.g. flavor: [runtime, devel], or leave flavor out for defaults.flavor (runtime)`,
+}
+
+// axis decodes one axis list. An axis that is written but empty (`python: []`, or `cuda:`
+// with nothing) is an error at its key: the value of `cuda:` has no place of its own.
+func (d *decoder) axis(k, v *yaml.Node, item func(*yaml.Node, string) Str) []Str {
+	what := "axes." + k.Value
+	r := d.resolve(v)
+	if r == nil {
+		return nil
+	}
+	if (r.Kind == yaml.SequenceNode && len(r.Content) == 0) || (r.Kind == yaml.ScalarNode && r.Tag == "!!null") {
+		d.diags.errorf(d.pos(k), "%s is empty; %s", what, emptyAxisHint[k.Value])
+		return nil
+	}
+	return d.list(r, what, item)
 }
 
 var settingFields = []string{"base", "index_url", "pip_index_url", "extra_packages", "build_args", "labels", "template_dir", "allow_unofficial"}

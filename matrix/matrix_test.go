@@ -3,8 +3,10 @@ package matrix
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -52,6 +54,9 @@ func TestInvalidMatrices(t *testing.T) {
 			var got []string
 			for _, d := range ds.Errors() {
 				got = append(got, strings.ReplaceAll(strings.TrimPrefix(d.String(), path+":"), path, filepath.Base(path)))
+				if !printable(d.String()) {
+					t.Errorf("diagnostic with a raw control character: %q", d.String())
+				}
 			}
 			for _, w := range strings.Split(strings.TrimSpace(string(want)), "\n") {
 				if !slices.Contains(got, w) {
@@ -255,44 +260,46 @@ func TestAddCUDAVariantByDataOnly(t *testing.T) {
 	s := string(data)
 	s = strings.Replace(s, "\ncuda:\n", `
 cuda:
-  - version: "13.4"
-    image: "13.4.0"
+  - version: "13.5"
+    image: "13.5.0"
     source: "test"
     compat_floor: {value: "580", source: "test"}
     archs: {value: "7.5;8.0;9.0;10.0;12.0", source: "test"}
     updates:
-      - {version: "13.4.0", min_driver: {value: "600.10.01", source: "test"}}
+      - {version: "13.5.0", min_driver: {value: "600.10.01", source: "test"}}
 `, 1)
 	s = strings.Replace(s, "\nimages:\n", `
 images:
-  - toolkit: "13.4.0"
+  - toolkit: "13.5.0"
     cudnn: cudnn
     complete: true
     source: "test"
     tags:
       - {os: ubuntu24.04, status: exists, flavors: [base, devel], source: "test"}
 `, 1)
-	s += `
+	s = strings.Replace(s, "\ntorch_upcoming:\n", `
   - series: "2.14"
     releases: ["2.14.0"]
-    default: cu134
+    default: cu135
     python: ["3.12"]
     source: "test"
     variants:
-      - name: cu134
-        cuda: "13.4"
+      - name: cu135
+        cuda: "13.5"
         source: "test"
         cudnn: {value: "9.24.0.43", source: "test"}
         nccl: {value: "2.30.7", source: "test"}
         archs: {value: "7.5;8.0;9.0;10.0;12.0+PTX", source: "test"}
-        toolkit: {value: "13.4.0", source: "test"}
-`
+        toolkit: {value: "13.5.0", source: "test"}
+
+torch_upcoming:
+`, 1)
 	d, err := compat.Load([]byte(s), "compat.yaml")
 	if err != nil {
 		t.Fatalf("edited data does not load: %v", err)
 	}
 	f, err := Parse([]byte(`repository: ghcr.io/example/x
-axes: {torch: ["2.14.0"], cuda: ["13.4"], os: [ubuntu24.04]}
+axes: {torch: ["2.14.0"], cuda: ["13.5"], os: [ubuntu24.04]}
 tags: [{template: "{{.Torch}}-cuda{{.CUDA.Full}}", kind: immutable}, {template: "{{.Torch.MajorMinor}}", kind: floating, only: {pypi_default: true}}]
 `), "m.yaml")
 	if err != nil {
@@ -303,7 +310,7 @@ tags: [{template: "{{.Torch}}-cuda{{.CUDA.Full}}", kind: immutable}, {template: 
 		t.Fatal(err)
 	}
 	v := p.Variants[0]
-	if v.Base != "nvidia/cuda:13.4.0-base-ubuntu24.04" || v.DriverMin != "600.10.01" || !slices.Equal(v.Tags, []string{"2.14.0-cuda13.4.0", "2.14"}) {
+	if v.Base != "nvidia/cuda:13.5.0-base-ubuntu24.04" || v.DriverMin != "600.10.01" || !slices.Equal(v.Tags, []string{"2.14.0-cuda13.5.0", "2.14"}) {
 		t.Errorf("new variant: base %s driver %s tags %v", v.Base, v.DriverMin, v.Tags)
 	}
 }
@@ -457,5 +464,185 @@ tags:
 	}
 	if err := p.SetInputs(map[string]string{p.Variants[1].ID: "sha256:xyz"}); err == nil {
 		t.Error("a malformed fingerprint was accepted")
+	}
+}
+
+// writeMatrix writes a file of size bytes: a valid matrix padded with a comment, or, when
+// sparse, a file of zero bytes that is never meant to be parsed.
+func writeMatrix(t testing.TB, size int64, sparse bool) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "matrix.yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if sparse {
+		err = f.Truncate(size)
+	} else {
+		pad := size - int64(len(base)) - 3
+		_, err = f.WriteString(base + "# " + strings.Repeat("x", int(pad)) + "\n")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// endless is a reader that never ends, like a pipe someone forgot to close.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '#'
+	}
+	return len(p), nil
+}
+
+func TestFileSizeLimit(t *testing.T) {
+	limit := "the limit is 1 MiB (1048576 bytes)"
+	for _, tc := range []struct {
+		name string
+		load func(t *testing.T) (string, error)
+		want string // "" for a matrix that loads
+	}{
+		{"10 MB file, refused from its size", func(t *testing.T) (string, error) {
+			path := writeMatrix(t, 10<<20, true)
+			_, err := LoadFile(path)
+			return path, err
+		}, "the matrix file is 10 MiB (10485760 bytes); " + limit},
+		{"one byte over", func(t *testing.T) (string, error) {
+			path := writeMatrix(t, MaxFileSize+1, false)
+			_, err := LoadFile(path)
+			return path, err
+		}, "the matrix file is 1.0 MiB (1048577 bytes); " + limit},
+		{"exactly the limit", func(t *testing.T) (string, error) {
+			path := writeMatrix(t, MaxFileSize, false)
+			_, err := LoadFile(path)
+			return path, err
+		}, ""},
+		{"endless stream, read up to the limit only", func(t *testing.T) (string, error) {
+			_, err := read(endless{}, "pipe.yaml")
+			return "pipe.yaml", err
+		}, "the matrix file is more than 1 MiB (1048576 bytes); " + limit},
+		{"Parse of a large buffer", func(t *testing.T) (string, error) {
+			_, err := Parse(make([]byte, 3<<20), "big.yaml")
+			return "big.yaml", err
+		}, "the matrix file is 3 MiB (3145728 bytes); " + limit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, err := tc.load(t)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("a matrix of exactly MaxFileSize bytes was refused: %v", err)
+				}
+				return
+			}
+			ie, ok := err.(*InvalidError)
+			if !ok || len(ie.Diagnostics) != 1 {
+				t.Fatalf("want one diagnostic, got %v", err)
+			}
+			if got, want := ie.Diagnostics[0].String(), path+":1:1: error: "+tc.want; !strings.HasPrefix(got, want) {
+				t.Errorf("got  %s\nwant %s...", got, want)
+			}
+		})
+	}
+}
+
+// A 10 MB matrix is refused without being read: far less memory than the file's size.
+func TestFileSizeLimitReadsNothing(t *testing.T) {
+	path := writeMatrix(t, 10<<20, true)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := LoadFile(path); err == nil {
+		t.Fatal("a 10 MB matrix loaded")
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+		t.Errorf("refusing a 10 MB matrix allocated %d bytes; it should not read the file", n)
+	}
+}
+
+func TestExtraPackagesNamingTorch(t *testing.T) {
+	for _, tc := range []struct {
+		req   string
+		torch bool
+	}{
+		{"torch", true},
+		{"torch==2.9.1", true},
+		{"Torch>=2", true},
+		{"torch[extra]", true},
+		{"TORCH", true},
+		{"torchvision", false},
+		{"torch-audio", false},
+		{"pytorch-triton", false},
+		{"numpy", false},
+	} {
+		t.Run(tc.req, func(t *testing.T) {
+			_, ds, _ := planString(t, base+"defaults: {extra_packages: [\""+tc.req+"\"]}\n")
+			got := strings.Contains(ds.Error(), "extras may not replace torch")
+			if got != tc.torch {
+				t.Errorf("extra_packages [%s]: replaces-torch error %v, want %v\n%s", tc.req, got, tc.torch, ds.Error())
+			}
+			if got && !strings.Contains(ds.Error(), "m.yaml:9:29: error: defaults.extra_packages: \""+tc.req+"\" names torch") {
+				t.Errorf("error not at the item:\n%s", ds.Error())
+			}
+		})
+	}
+}
+
+func TestLocalTorchHint(t *testing.T) {
+	for _, tc := range []struct{ torch, want string }{
+		{"2.9.1+cu128", `; the +cu128 part goes into cuda: write torch: "2.9.1" with cuda: "12.8"`},
+		{"2.7.1+cu118", `; the +cu118 part goes into cuda: write torch: "2.7.1" with cuda: "11.8"`},
+		{"1.2.0+cu92", `; the +cu92 part goes into cuda: write torch: "1.2.0" with cuda: "9.2"`},
+		{"2.9.*+cu130", `; the +cu130 part goes into cuda: write torch: "2.9.*" with cuda: "13.0"`},
+		{"2.9.1+cpu", `; +cpu is a local version suffix: write torch: "2.9.1" and choose the CUDA variant with cuda, e.g. cuda: "12.8"`},
+		{"2.9.1", ""},
+		{"2.9.1+", ""},
+	} {
+		if got := localTorchHint(tc.torch); got != tc.want {
+			t.Errorf("localTorchHint(%q)\n got %s\nwant %s", tc.torch, got, tc.want)
+		}
+	}
+	// The hint turns a variant name back into the matrix's spelling for every known CUDA.
+	for _, c := range db(t).CUDAVersions() {
+		if h := localTorchHint("2.9.1+" + cudaVariantName(c)); !strings.Contains(h, fmt.Sprintf("cuda: %q", c)) {
+			t.Errorf("CUDA %s: hint %q", c, h)
+		}
+	}
+}
+
+func TestBaseDigest(t *testing.T) {
+	hex64 := strings.Repeat("0123456789abcdef", 4)
+	for _, tc := range []struct {
+		base string
+		bad  bool
+	}{
+		{"nvidia/cuda:12.8.1-base-ubuntu24.04@sha256:" + hex64, false},
+		{"nvidia/cuda@sha256:" + hex64, false},
+		{"nvidia/cuda:12.8.1-base-ubuntu24.04@sha256:abc", true},
+		{"nvidia/cuda:12.8.1-base-ubuntu24.04@sha256:" + strings.ToUpper(hex64), true},
+		{"nvidia/cuda:12.8.1-base-ubuntu24.04@sha256:" + hex64 + "0", true},
+		{"nvidia/cuda:12.8.1-base-ubuntu24.04@sha512:" + hex64 + hex64, true},
+		{"nvidia/cuda:12.8.1-base-ubuntu24.04@" + hex64, true},
+	} {
+		var ds Diagnostics
+		checkImageRef(&ds, Str{Value: tc.base, Pos: Pos{File: "m.yaml", Line: 7, Col: 9}, Set: true}, "defaults.base")
+		got := strings.Contains(ds.Error(), "a digest is sha256: followed by 64 lowercase hex characters")
+		if got != tc.bad || (!tc.bad && len(ds) > 0) {
+			t.Errorf("%s: %v", tc.base, ds)
+		}
+		if got && !strings.HasPrefix(ds.Error(), "m.yaml:7:9: error: defaults.base ") {
+			t.Errorf("%s: not at the value: %v", tc.base, ds)
+		}
+	}
+}
+
+func TestDiagnosticsStayOnOneLine(t *testing.T) {
+	var ds Diagnostics
+	ds.errorf(Pos{File: "m.yaml", Line: 4, Col: 1}, "parser said: %s", "a\tb\nc")
+	if got, want := ds.Error(), `m.yaml:4:1: error: parser said: a\tb\nc`; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -189,6 +189,8 @@ func checkSettings(ds *Diagnostics, s Settings, what string, opts Options) {
 	for _, p := range s.ExtraPackages {
 		if !rePipReq.MatchString(p.Value) {
 			ds.errorf(p.Pos, "%s.extra_packages: %q is not a pip requirement like numpy or numpy==2.1.0 or triton>=3,<4", what, clip(p.Value))
+		} else if pipName(p.Value) == "torch" {
+			ds.errorf(p.Pos, "%s.extra_packages: %q names torch; extras may not replace torch, which the matrix's torch axis pins (set the release with torch and the CUDA variant with cuda)", what, clip(p.Value))
 		}
 	}
 	for _, kv := range s.BuildArgs {
@@ -239,7 +241,7 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 
 	// Shape first: strict patterns.
 	if !reTorch.MatchString(vs.torch.Value) {
-		errf(vs.torch.Pos, "torch %q: want a release version like 2.9.1%s", clip(vs.torch.Value), quoteHint(vs.torch.Value))
+		errf(vs.torch.Pos, "torch %q: want a release version like 2.9.1%s", clip(vs.torch.Value), torchHint(vs.torch.Value))
 	}
 	if !reCUDA.MatchString(vs.cuda.Value) {
 		hint := ""
@@ -390,7 +392,10 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 	return v, true
 }
 
-func quoteHint(s string) string {
+func torchHint(s string) string {
+	if h := localTorchHint(s); h != "" {
+		return h
+	}
 	if strings.Count(s, ".") == 1 {
 		return " (three numbers: major.minor.patch)"
 	}
@@ -409,6 +414,9 @@ func knownTorch(db *compat.DB, v string) string {
 	if len(same) > 0 {
 		return fmt.Sprintf("known %s releases: %s", mm, strings.Join(same, ", "))
 	}
+	if u, ok := db.Upcoming(mm); ok {
+		return fmt.Sprintf("torch %s is not released yet (expected variants %s; %s); the newest release is %s", mm, strings.Join(u.Variants, ", "), u.Note, all[len(all)-1])
+	}
 	return fmt.Sprintf("known releases: %s", strings.Join(all, ", "))
 }
 
@@ -422,6 +430,10 @@ func noteOr(n, d string) string {
 func existenceText(bi compat.BaseImage) string {
 	if bi.Exists == compat.Deleted {
 		return "was deleted under NVIDIA's support policy (" + noteOr(bi.Note, "a newer update release exists") + ")"
+	}
+	if strings.HasPrefix(bi.Note, "NVIDIA publishes no") {
+		note, _, _ := strings.Cut(bi.Note, "; available for")
+		return "does not exist (" + note + ")"
 	}
 	return "does not exist"
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/torchimg/torchimg/gpu/driver"
 	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/matrix"
+	"github.com/torchimg/torchimg/matrix/compat"
 
 	"github.com/torchimg/torchimg/report"
 )
@@ -71,9 +72,12 @@ func untestable(facts host.Facts, t Target, blocked string) string {
 	}
 	if t.Env != nil {
 		rh := facts.RequireHost()
-		j := driver.Judge(driver.ImageOf(t.Labels, t.LabelsPrefix, t.Env, nil), driver.Host{Driver: rh.Driver, CUDA: rh.CUDA, Devices: rh.Devices})
+		db, _ := compat.Default() // embedded: a load error is a test failure of matrix/compat
+		// Judged under the legacy hook, the stricter mode: a variant the hook refuses is not
+		// tested, even where a CDI runner would start it.
+		j := driver.Judge(driver.ImageOf(t.Labels, t.LabelsPrefix, t.Env, db), driver.Host{Driver: rh.Driver, CUDA: rh.CUDA, Devices: rh.Devices, Mode: driver.Legacy})
 		if j.Status() == driver.Fail {
-			return "the image's driver requirements are not met on this host (the container toolkit would refuse it): " + j.Reason()
+			return "the image cannot use this host's driver: " + j.Reason()
 		}
 	}
 	archs := t.Labels[t.LabelsPrefix+"."+matrix.LabelCUDAArchs]

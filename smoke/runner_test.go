@@ -76,7 +76,7 @@ func TestDecide(t *testing.T) {
 		{"auto driver, no GPUs", smoke.ModeAuto, facts("580.95.05", "13.0"), target(archs), "", false, "skipped", "no GPU on this host (NVIDIA driver 580.95.05 sees no GPU)", false},
 
 		{"auto requirement unmet", smoke.ModeAuto, old, target(archs), "", false, "skipped", "this host: driver 550.54.15 supports CUDA 12.4", false},
-		{"on requirement unmet", smoke.ModeOn, old, target(archs), "", false, "failed", "the container toolkit would refuse it", true},
+		{"on requirement unmet", smoke.ModeOn, old, target(archs), "", false, "failed", "cannot use this host's driver", true},
 		{"requirement met by branch 535", smoke.ModeOn, facts("535.247.01", "12.2", host.GPU{Name: "Tesla T4", Brand: "tesla", Arch: "7.5"}), target(archs), "", true, "", "", true},
 
 		{"auto arch unsupported", smoke.ModeAuto, facts("580.95.05", "13.0", b200), target(noB200), "", false, "skipped", "GPU 0 (NVIDIA B200) has compute capability 10.0", false},
@@ -129,8 +129,13 @@ func TestPreflightDrivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range drivertest.Cases {
+		if tc.Mode != driver.Legacy && (tc.Mode != driver.AnyMode || tc.Want == driver.Unknown) {
+			continue // the preflight judges under the legacy hook
+		}
 		tg := target(archs)
-		tg.Env["NVIDIA_REQUIRE_CUDA"] = db.RequireCUDA(tc.Toolkit).Value
+		for k, v := range tc.Env(db) {
+			tg.Env[k] = v
+		}
 		tg.Labels["io.torchimg.cuda.version"] = tc.Toolkit
 		v, run := smoke.Decide(smoke.ModeAuto, facts(tc.Driver, tc.CUDA, host.GPU{Name: "GPU", Brand: tc.Brand, Arch: "9.0"}), tg, "")
 		if run == (tc.Want == driver.Fail) {

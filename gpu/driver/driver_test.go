@@ -15,8 +15,8 @@ func TestJudge(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range drivertest.Cases {
-		im := driver.ImageOf(nil, "", map[string]string{"NVIDIA_REQUIRE_CUDA": db.RequireCUDA(tc.Toolkit).Value, "CUDA_VERSION": tc.Toolkit}, db)
-		j := driver.Judge(im, driver.Host{Driver: tc.Driver, CUDA: tc.CUDA, Devices: []require.Device{{Brand: tc.Brand, Arch: "9.0"}}})
+		im := driver.ImageOf(nil, "", tc.Env(db), db)
+		j := driver.Judge(im, driver.Host{Driver: tc.Driver, CUDA: tc.CUDA, Mode: tc.Mode, Devices: []require.Device{{Brand: tc.Brand, Arch: "9.0"}}})
 		if j.Status() != tc.Want {
 			t.Errorf("%s: %s (%s), want %s", tc.Name, j.Status(), j.Reason(), tc.Want)
 		}
@@ -37,22 +37,26 @@ func TestCUDAOf(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		driver, want string
-		ok           bool
+		atLeast, ok  bool
 	}{
-		{"525.147.05", "12.0", true},
-		{"535.104.05", "12.2", true},
-		{"535.86.09", "12.2", true},
-		{"535.54.02", "12.1", true},
-		{"570.124.06", "12.8", true},
-		{"565.57.01", "12.6", true},
-		{"580.95.05", "13.0", true},
-		{"520.61.05", "11.8", true},
-		{"470.256.02", "", false},
-		{"garbage", "", false},
+		{"525.147.05", "12.0", false, true},
+		{"535.104.05", "12.2", false, true},
+		{"535.54.02", "12.2", false, true}, // the branch reports 12.2, whatever its build
+		{"570.86.10", "12.8", false, true},
+		{"565.57.01", "12.7", false, true}, // no 12.7 toolkit exists, but the driver reports it
+		{"580.95.05", "13.0", false, true},
+		{"520.61.05", "11.8", false, true},
+		{"515.65.01", "11.7", false, true},
+		{"510.47.03", "11.6", false, true},
+		{"470.256.02", "11.4", false, true},
+		{"600.10", "13.2", true, true}, // a branch not in the data: a lower bound from the update releases
+		{"650.1", "13.4", true, true},  // newer than the data
+		{"440.33", "", false, false},
+		{"garbage", "", false, false},
 	} {
-		got, ok := driver.CUDAOf(db, tc.driver)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("CUDAOf(%s) = %q, %v; want %q, %v", tc.driver, got, ok, tc.want, tc.ok)
+		got, atLeast, ok := driver.CUDAOf(db, tc.driver)
+		if got != tc.want || atLeast != tc.atLeast || ok != tc.ok {
+			t.Errorf("CUDAOf(%s) = %q, %v, %v; want %q, %v, %v", tc.driver, got, atLeast, ok, tc.want, tc.atLeast, tc.ok)
 		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/mod/semver"
+	"github.com/Masterminds/semver/v3"
 )
 
 // Environment variable names read by nvidia-container-toolkit.
@@ -93,21 +93,14 @@ func ImageRequirements(env map[string]string) (reqs []string, disabled bool, err
 	return reqs, false, nil
 }
 
-// legacyMajorMinor mirrors parseMajorMinorVersion in cuda_image.go: the
-// version must be valid semver once a "v" is put in front ("12", "12.8" and
-// "12.8.1" are; "12.8.1.2" and "12.08" are not); the result is MAJOR.MINOR.
+// legacyMajorMinor mirrors the toolkit's parsing of a legacy image's CUDA_VERSION: it parses
+// the value with Masterminds/semver v3, whose NewVersion coerces ("12", "v12.8", "12.08" and
+// "12.8.01" are accepted; "12.8.1.2" and "twelve" are not), and the requirement is
+// "cuda>=MAJOR.MINOR".
 func legacyMajorMinor(v string) (string, error) {
-	sv := "v" + strings.TrimPrefix(v, "v")
-	if !semver.IsValid(sv) {
-		return "", fmt.Errorf("invalid CUDA version: not a semantic version such as 12.8.1")
+	sv, err := semver.NewVersion(v)
+	if err != nil {
+		return "", fmt.Errorf("invalid CUDA version: %w", err)
 	}
-	mm := strings.TrimPrefix(semver.MajorMinor(sv), "v")
-	major, minor, _ := strings.Cut(mm, ".")
-	if _, err := strconv.ParseUint(major, 10, 32); err != nil {
-		return "", fmt.Errorf("invalid CUDA version: invalid major version")
-	}
-	if _, err := strconv.ParseUint(minor, 10, 32); err != nil {
-		return "", fmt.Errorf("invalid CUDA version: invalid minor version")
-	}
-	return mm, nil
+	return strconv.FormatUint(sv.Major(), 10) + "." + strconv.FormatUint(sv.Minor(), 10), nil
 }

@@ -62,6 +62,12 @@ type DB struct {
 	brands        map[string][]string
 	brandsSource  string
 	gpuArchs      []string
+	driverCUDA    map[int]Fact // driver branch -> the CUDA version it reports
+	branches      []int        // ascending
+	fc            map[string]FCSupport
+	fcSource      string
+	fcNote        string
+	upcoming      []Upcoming
 }
 
 type tagKey struct{ os, flavor string }
@@ -189,6 +195,9 @@ func (db *DB) MinDriver(toolkit string) Fact {
 // OSRelease is a base OS as spelled in nvidia/cuda tags ("ubuntu24.04").
 type OSRelease struct {
 	Name, Family, Python, Source string // Python: the distribution's default python3 ("3.12")
+	// CUDAUntil is the last CUDA major NVIDIA publishes images of for this OS ("12" for
+	// ubuntu20.04); unknown when no such limit is recorded.
+	CUDAUntil Fact
 }
 
 // OS returns a base OS by name.
@@ -281,6 +290,16 @@ func (db *DB) BaseImage(toolkit, os, flavor string) BaseImage {
 		bi.Note = fmt.Sprintf("OS %q is not in the compatibility database (known: %s)", os, strings.Join(db.osNames, ", "))
 		return bi
 	}
+	if o := db.os[os]; o.CUDAUntil.Known() {
+		if mj, _, _ := strings.Cut(toolkit, "."); version.Compare(mj, o.CUDAUntil.Value) > 0 {
+			bi.Exists, bi.Source = Absent, o.CUDAUntil.Source
+			bi.Note = fmt.Sprintf("NVIDIA publishes no CUDA %s.x images for %s (the last is CUDA %s.x: %s)", mj, os, o.CUDAUntil.Value, o.CUDAUntil.Note)
+			if oses := db.BaseOSes(db.imageOf(toolkit), fl); len(oses) > 0 {
+				bi.Note += "; available for " + strings.Join(oses, ", ")
+			}
+			return bi
+		}
+	}
 	im := db.images[toolkit]
 	if im == nil {
 		bi.Note = fmt.Sprintf("no record of nvidia/cuda tags for %s", toolkit)
@@ -325,6 +344,17 @@ func joinNotes(a, b string) string {
 		return a
 	}
 	return a + "; " + b
+}
+
+// imageOf is the toolkit with image records nearest to toolkit: itself, or the image of its minor.
+func (db *DB) imageOf(toolkit string) string {
+	if db.images[toolkit] != nil {
+		return toolkit
+	}
+	if c := db.cuda[version.MajorMinor(toolkit)]; c != nil {
+		return c.Image
+	}
+	return toolkit
 }
 
 // BaseOSes lists the OSes (in OSNames order) where the tag is known to exist.
@@ -415,4 +445,70 @@ func gpuArchitectures(db *DB) []string {
 	}
 	slices.SortFunc(out, version.Compare)
 	return out
+}
+
+// ---- drivers ---------------------------------------------------------------------------------
+
+// DriverCUDA is the CUDA version a Linux driver reports (nvidia-smi's "CUDA Version",
+// nvmlSystemGetCudaDriverVersion): the row of its branch (570.86.10 -> branch 570 -> 12.8).
+// For a driver newer than every branch in the data, the newest branch's CUDA is returned with
+// atLeast set: the driver supports that CUDA or a newer one. A driver older than the data, or
+// of a branch the data does not list, gives an unknown Fact.
+func (db *DB) DriverCUDA(driver string) (f Fact, atLeast bool) {
+	if !version.Valid(driver) {
+		return Fact{Note: fmt.Sprintf("%q is not a driver version", driver)}, false
+	}
+	mj, _, _ := strings.Cut(driver, ".")
+	branch, err := strconv.Atoi(mj)
+	if err != nil {
+		return Fact{Note: fmt.Sprintf("%q is not a driver version", driver)}, false
+	}
+	if c, ok := db.driverCUDA[branch]; ok {
+		return c, false
+	}
+	if n := len(db.branches); n > 0 && branch > db.branches[n-1] {
+		newest := db.branches[n-1]
+		c := db.driverCUDA[newest]
+		c.Note = joinNotes(fmt.Sprintf("branch %d is newer than torchimg's data, whose newest branch %d reports CUDA %s", branch, newest, c.Value), c.Note)
+		return c, true
+	}
+	if len(db.branches) > 0 && branch < db.branches[0] {
+		return Fact{Note: fmt.Sprintf("driver branch %d is older than torchimg's data (which starts at branch %d)", branch, db.branches[0])}, false
+	}
+	return Fact{Note: fmt.Sprintf("driver branch %d is not in torchimg's data", branch)}, false
+}
+
+// FCSupport says whether a GPU brand runs CUDA forward-compatibility libraries.
+type FCSupport int
+
+// Forward-compatibility support of a brand.
+const (
+	FCUnknown     FCSupport = iota // only select SKUs, or the brand is not known
+	FCSupported                    // datacenter GPUs
+	FCUnsupported                  // consumer GPUs: CUDA fails with error 804
+)
+
+// ForwardCompat says whether GPUs of a brand (gpu/host's lower-case NVML brand) run the
+// forward-compatibility (cuda-compat) libraries, with the source of the rule.
+func (db *DB) ForwardCompat(brand string) (s FCSupport, source, note string) {
+	return db.fc[strings.ToLower(brand)], db.fcSource, db.fcNote
+}
+
+// Upcoming is a torch series that is expected but not released.
+type Upcoming struct {
+	Series   string
+	Variants []string
+	Source   string
+	Note     string
+}
+
+// Upcoming returns the expected, unreleased torch series ("2.14").
+func (db *DB) Upcoming(series string) (Upcoming, bool) {
+	for _, u := range db.upcoming {
+		if u.Series == series {
+			u.Variants = slices.Clone(u.Variants)
+			return u, true
+		}
+	}
+	return Upcoming{}, false
 }

@@ -129,7 +129,7 @@ func TestTorchVariantFacts(t *testing.T) {
 
 func TestCUDA(t *testing.T) {
 	db := mustDefault(t)
-	wantMinors := []string{"11.7", "11.8", "12.0", "12.1", "12.2", "12.3", "12.4", "12.5", "12.6", "12.8", "12.9", "13.0", "13.1", "13.2"}
+	wantMinors := []string{"11.0", "11.1", "11.2", "11.3", "11.4", "11.5", "11.6", "11.7", "11.8", "12.0", "12.1", "12.2", "12.3", "12.4", "12.5", "12.6", "12.8", "12.9", "13.0", "13.1", "13.2", "13.3", "13.4"}
 	if got := db.CUDAVersions(); !slices.Equal(got, wantMinors) {
 		t.Errorf("CUDAVersions = %v", got)
 	}
@@ -154,8 +154,10 @@ func TestCUDA(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ toolkit, want string }{
-		{"12.8.1", "570.124.06"}, {"12.8.0", ""}, {"12.8", ""}, {"11.8.0", "520.61.05"}, {"12.6.3", "560.35.05"},
+		{"12.8.1", "570.124.06"}, {"12.8.0", "570.26"}, {"12.8", "570.26"}, {"11.8.0", "520.61.05"}, {"12.6.3", "560.35.05"},
 		{"12.3.2", ""}, {"13.0.2", "580.95.05"}, {"13.2.1", "595.58.03"}, {"12.7.0", ""}, {"nope", ""},
+		{"11.0.2", "450.51.05"}, {"11.6.2", "510.47.03"}, {"11.7.0", "515.43.04"}, {"11.7.1", "515.48.07"},
+		{"13.2.2", "595.71.05"}, {"13.3.1", "610.43.02"}, {"13.4.1", ""}, {"13.5.0", ""},
 	} {
 		f := db.MinDriver(tc.toolkit)
 		if tc.want == "" {
@@ -166,8 +168,11 @@ func TestCUDA(t *testing.T) {
 			t.Errorf("MinDriver(%s) = %v, want %s", tc.toolkit, f, tc.want)
 		}
 	}
-	if f := db.MinDriver("12.8.0"); !strings.Contains(f.Note, "disputed") || f.Source == "" {
-		t.Errorf("MinDriver(12.8.0) should explain the dispute with a source: %+v", f)
+	if f := db.MinDriver("13.4.1"); !strings.Contains(f.Note, "R615") || f.Source == "" {
+		t.Errorf("MinDriver(13.4.1) should say why it is unknown, with a source: %+v", f)
+	}
+	if f := db.MinDriver("13.3.0"); !strings.Contains(f.Source, "[C]") {
+		t.Errorf("MinDriver(13.3.0) is third-party and must say so: %+v", f)
 	}
 }
 
@@ -225,7 +230,9 @@ func TestBaseImage(t *testing.T) {
 		{"13.2.1", "ubuntu22.04", "base", "nvidia/cuda:13.2.1-base-ubuntu22.04", Exists, "implied"},
 		{"13.2.1", "ubuntu24.04", "cudnn-devel", "nvidia/cuda:13.2.1-cudnn-devel-ubuntu24.04", Exists, ""},
 		{"13.0.2", "ubuntu24.04", "runtime", "nvidia/cuda:13.0.2-runtime-ubuntu24.04", Exists, "implied"},
-		{"13.0.2", "ubuntu20.04", "base", "nvidia/cuda:13.0.2-base-ubuntu20.04", Unknown, ""},
+		{"13.0.2", "ubuntu20.04", "base", "nvidia/cuda:13.0.2-base-ubuntu20.04", Absent, "no CUDA 13.x images for ubuntu20.04"},
+		{"13.9.9", "ubuntu20.04", "base", "nvidia/cuda:13.9.9-base-ubuntu20.04", Absent, "dropped"},
+		{"12.8.1", "ubuntu20.04", "base", "nvidia/cuda:12.8.1-base-ubuntu20.04", Exists, ""},
 		{"11.8.0", "ubuntu22.04", "cudnn-runtime", "nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04", Exists, ""},
 		{"11.8.0", "ubuntu22.04", "cudnn8-devel", "nvidia/cuda:11.8.0-cudnn8-devel-ubuntu22.04", Exists, ""},
 		{"11.8.0", "ubuntu24.04", "base", "nvidia/cuda:11.8.0-base-ubuntu24.04", Absent, ""},
@@ -436,5 +443,49 @@ func TestLoadInline(t *testing.T) {
 		if err != nil && !strings.HasPrefix(err.Error(), "x.yaml:") {
 			t.Errorf("%s: error does not start with the file name: %v", tc.name, err)
 		}
+	}
+}
+
+func TestDriverCUDA(t *testing.T) {
+	db := mustDefault(t)
+	for _, tc := range []struct {
+		driver, want string
+		atLeast      bool
+	}{
+		{"450.51.06", "11.0", false}, {"470.256.02", "11.4", false}, {"515.65.01", "11.7", false},
+		{"510.47.03", "11.6", false}, {"565.57.01", "12.7", false}, {"570.86.10", "12.8", false},
+		{"570.26", "12.8", false}, {"580.95.05", "13.0", false}, {"610.43.02", "13.3", false},
+		{"615.71.09", "13.4", false}, {"640.10", "13.4", true},
+		{"440.33", "", false}, {"600.10", "", false}, {"garbage", "", false},
+	} {
+		f, atLeast := db.DriverCUDA(tc.driver)
+		got := ""
+		if f.Known() {
+			got = f.Value
+		}
+		if got != tc.want || atLeast != tc.atLeast {
+			t.Errorf("DriverCUDA(%s) = %q (at least: %v; %s), want %q (%v)", tc.driver, got, atLeast, f.Note, tc.want, tc.atLeast)
+		}
+		if got == "" && f.Note == "" {
+			t.Errorf("DriverCUDA(%s): unknown without a note", tc.driver)
+		}
+	}
+}
+
+func TestForwardCompat(t *testing.T) {
+	db := mustDefault(t)
+	for brand, want := range map[string]FCSupport{
+		"tesla": FCSupported, "nvidia": FCSupported, "geforce": FCUnsupported, "geforcertx": FCUnsupported,
+		"TITAN": FCUnsupported, "titanrtx": FCUnsupported, "quadro": FCUnknown, "nvidiartx": FCUnknown, "": FCUnknown,
+	} {
+		if got, src, _ := db.ForwardCompat(brand); got != want || src == "" {
+			t.Errorf("ForwardCompat(%q) = %v (source %q), want %v", brand, got, src, want)
+		}
+	}
+	if u, ok := db.Upcoming("2.14"); !ok || !slices.Equal(u.Variants, []string{"cu126", "cu130", "cu132"}) {
+		t.Errorf("Upcoming(2.14) = %+v, %v", u, ok)
+	}
+	if _, ok := db.Torch("2.14.0"); ok {
+		t.Error("torch 2.14.0 is not released")
 	}
 }

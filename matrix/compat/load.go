@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/torchimg/torchimg/internal/version"
@@ -28,7 +30,29 @@ type fileDB struct {
 	CUDA         []fileCUDA          `yaml:"cuda"`
 	Images       []fileImage         `yaml:"images"`
 	Unknowns     []fileFact          `yaml:"unknowns"`
+	Drivers      []fileDriver        `yaml:"drivers"`
+	FC           *fileFC             `yaml:"forward_compat"`
 	Torch        []fileSeries        `yaml:"torch"`
+	Upcoming     []fileUpcoming      `yaml:"torch_upcoming"`
+}
+
+type fileDriver struct {
+	Branch int      `yaml:"branch"`
+	CUDA   fileFact `yaml:"cuda"`
+}
+
+type fileFC struct {
+	Supported   []string `yaml:"supported"`
+	Unsupported []string `yaml:"unsupported"`
+	Source      string   `yaml:"source"`
+	Note        string   `yaml:"note"`
+}
+
+type fileUpcoming struct {
+	Series   string   `yaml:"series"`
+	Variants []string `yaml:"variants"`
+	Source   string   `yaml:"source"`
+	Note     string   `yaml:"note"`
 }
 
 type fileOS struct {
@@ -36,6 +60,9 @@ type fileOS struct {
 	Family string `yaml:"family"`
 	Python string `yaml:"python"`
 	Source string `yaml:"source"`
+	// CUDAUntil is the last CUDA major with nvidia/cuda images for this OS ("12"), with the
+	// source that shows it; a later major's tags are known to be absent.
+	CUDAUntil *fileFact `yaml:"cuda_until"`
 }
 
 type fileCUDA struct {
@@ -106,6 +133,7 @@ var (
 	pythonRe  = regexp.MustCompile(`^3\.[0-9]{1,2}t?$`)
 	archRe    = regexp.MustCompile(`^[0-9]{1,2}\.[0-9](\+PTX)?$`)
 	cudnnTags = map[string]bool{"cudnn8": true, "cudnn9": true, "cudnn": true}
+	variantRe = regexp.MustCompile(`^cu[0-9]{3,4}$`)
 )
 
 // Load parses and validates a compatibility database. Errors name filename:line:col.
@@ -379,7 +407,14 @@ func (v *validator) build(f *fileDB) *DB {
 			v.errorf(at(p, "python"), "os %q: python %q is not like 3.12", o.Name, o.Python)
 		}
 		v.source(p, "os "+o.Name, o.Source)
-		db.os[o.Name] = OSRelease{Name: o.Name, Family: o.Family, Python: o.Python, Source: o.Source}
+		rel := OSRelease{Name: o.Name, Family: o.Family, Python: o.Python, Source: o.Source}
+		if o.CUDAUntil != nil {
+			rel.CUDAUntil = v.fact(at(p, "cuda_until"), "os "+o.Name+" cuda_until", *o.CUDAUntil, versionFact)
+			if _, err := strconv.Atoi(rel.CUDAUntil.Value); rel.CUDAUntil.Value != "" && err != nil {
+				v.errorf(at(p, "cuda_until", "value"), "os %q: cuda_until %q: want a CUDA major such as 12", o.Name, rel.CUDAUntil.Value)
+			}
+		}
+		db.os[o.Name] = rel
 		db.osNames = append(db.osNames, o.Name)
 	}
 
@@ -588,6 +623,72 @@ func (v *validator) build(f *fileDB) *DB {
 		}
 	}
 	sort.Slice(db.torchVersions, func(a, b int) bool { return version.Compare(db.torchVersions[a], db.torchVersions[b]) < 0 })
+	for i, u := range f.Upcoming {
+		p := []any{"torch_upcoming", i}
+		if !version.Valid(u.Series) || parts(u.Series) != 2 {
+			v.errorf(at(p, "series"), "torch_upcoming series %q: want major.minor like 2.14", u.Series)
+		}
+		v.source(p, "torch_upcoming "+u.Series, u.Source)
+		for j, name := range u.Variants {
+			if !variantRe.MatchString(name) {
+				v.errorf(at(p, "variants", j), "torch_upcoming %s: variant %q: want cuNNN", u.Series, name)
+			}
+		}
+		db.upcoming = append(db.upcoming, Upcoming{Series: u.Series, Variants: slices.Clone(u.Variants), Source: u.Source, Note: u.Note})
+	}
+	v.drivers(db, f)
 	db.gpuArchs = gpuArchitectures(db)
 	return db
+}
+
+// drivers reads the driver-branch table and the forward-compatibility brand rule.
+func (v *validator) drivers(db *DB, f *fileDB) {
+	for i, d := range f.Drivers {
+		p := []any{"drivers", i}
+		if d.Branch <= 0 {
+			v.errorf(at(p, "branch"), "driver branch %d: want a branch number such as 570", d.Branch)
+		}
+		if db.driverCUDA[d.Branch] != (Fact{}) {
+			v.errorf(at(p, "branch"), "driver branch %d listed twice", d.Branch)
+		}
+		c := v.fact(at(p, "cuda"), fmt.Sprintf("driver %d cuda", d.Branch), d.CUDA, versionFact)
+		if c.Value != "" && (!version.Valid(c.Value) || parts(c.Value) != 2) {
+			v.errorf(at(p, "cuda", "value"), "driver %d: cuda %q: want major.minor like 12.8", d.Branch, c.Value)
+		}
+		if db.driverCUDA == nil {
+			db.driverCUDA = map[int]Fact{}
+		}
+		db.driverCUDA[d.Branch] = c
+		db.branches = append(db.branches, d.Branch)
+	}
+	slices.Sort(db.branches)
+	db.fc = map[string]FCSupport{}
+	if f.FC == nil {
+		return // every brand unknown
+	}
+	v.source([]any{"forward_compat"}, "forward_compat", f.FC.Source)
+	known := map[string]bool{}
+	for _, set := range f.Brands {
+		for _, b := range set {
+			known[b] = true
+		}
+	}
+	for _, b := range []string{"nvs", "titan", "geforce", "geforcertx", "titanrtx"} {
+		known[b] = true
+	}
+	for key, list := range map[string][]string{"supported": f.FC.Supported, "unsupported": f.FC.Unsupported} {
+		for j, b := range list {
+			if !known[b] {
+				v.errorf([]any{"forward_compat", key, j}, "forward_compat %s: brand %q is not a GPU brand", key, b)
+			}
+			if _, dup := db.fc[b]; dup {
+				v.errorf([]any{"forward_compat", key, j}, "forward_compat: brand %q listed twice", b)
+			}
+			db.fc[b] = FCSupported
+			if key == "unsupported" {
+				db.fc[b] = FCUnsupported
+			}
+		}
+	}
+	db.fcSource, db.fcNote = f.FC.Source, f.FC.Note
 }
