@@ -458,7 +458,16 @@ func libraryConflicts(sys System, cache []ldEntry, cacheErr error) Item {
 		problems = append(problems, fmt.Sprintf("%s in %d directories: %s", f+".*", len(dirs), strings.Join(parts, "; ")))
 	}
 	if len(problems) == 0 {
-		msg := "one copy each of libcudart, libcuda and libnvidia-ml on LD_LIBRARY_PATH and in the ld.so cache"
+		// Say what was found: a library that is missing is the mounts check's finding, not "one copy".
+		var seen []string
+		for _, f := range libFamilies {
+			n := "none"
+			for dir := range fam[f] {
+				n = "one copy (" + dir + ")"
+			}
+			seen = append(seen, strings.TrimSuffix(f, ".so")+" "+n)
+		}
+		msg := "no duplicate CUDA libraries on LD_LIBRARY_PATH and in the ld.so cache: " + strings.Join(seen, ", ")
 		if cacheErr != nil {
 			msg += fmt.Sprintf(" (ld.so cache not read: %v)", cacheErr)
 		}

@@ -112,7 +112,7 @@ func TestDiagnose(t *testing.T) {
 			env: map[string]string{}, cache: "",
 			want:   NotCompatible,
 			checks: map[string]Status{CheckDriver: Fail, CheckGPUs: Fail, CheckMounts: Fail},
-			texts:  []string{"/run/.containerenv", "--gpus all", "nvidia-ctk", "libnvidia-ml.so.1 not loadable"},
+			texts:  []string{"/run/.containerenv", "--gpus all", "nvidia-ctk", "libnvidia-ml.so.1 not loadable", "libcuda none"},
 		},
 		{
 			name: "bare host without driver", facts: host.Facts{Reason: "no NVIDIA driver found"},
@@ -188,5 +188,16 @@ func TestKernelDriverVersion(t *testing.T) {
 		if got := kernelDriverVersion(sys); got != want {
 			t.Errorf("%q: got %q, want %q", line, got, want)
 		}
+	}
+}
+
+// No line says a library is there that another line says is missing.
+func TestDiagnoseNoContradiction(t *testing.T) {
+	db := testDB(t)
+	fsys := fstest.MapFS{".dockerenv": {}, "dev/nvidiactl": {}, "usr/local/cuda/lib64/libcudart.so.12": {}}
+	d := Diagnose(context.Background(), host.Facts{Reason: "no NVIDIA driver found (libnvidia-ml.so.1 not loadable)"}, sys(fsys, map[string]string{"LD_LIBRARY_PATH": "/usr/local/cuda/lib64"}, ""), db)
+	text := diagText(d)
+	if !strings.Contains(text, "libcuda.so.1 missing") || strings.Contains(text, "one copy each") || !strings.Contains(text, "libcuda none") || !strings.Contains(text, "libcudart one copy") {
+		t.Errorf("contradicting or vague diagnosis:\n%s", text)
 	}
 }

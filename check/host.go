@@ -31,6 +31,8 @@ type Host struct {
 	// and RuntimeSource says where that came from.
 	Runtime       driver.Mode
 	RuntimeSource string
+	// Selected says which GPUs were selected, and by what ("" = all).
+	Selected string
 }
 
 // WhatIf describes a host by hand: "check --driver 535.104.05 --gpu-cc 7.0".
@@ -114,7 +116,7 @@ func (h Host) DriverHost() driver.Host {
 	if h.WhatIf {
 		rh.CUDA, rh.Driver = h.Facts.CUDA, h.Facts.Driver
 	}
-	return driver.Host{Driver: rh.Driver, CUDA: rh.CUDA, CUDAAtLeast: h.CUDAAtLeast, Devices: rh.Devices, WhatIf: h.WhatIf, Mode: h.Runtime}
+	return driver.Host{Driver: rh.Driver, CUDA: rh.CUDA, CUDAAtLeast: h.CUDAAtLeast, HookCUDA: h.Facts.HookCUDA, Devices: rh.Devices, WhatIf: h.WhatIf, Mode: h.Runtime}
 }
 
 // HostSummary is the host part of a Result.
@@ -129,6 +131,7 @@ type HostSummary struct {
 	// Runtime is the container runtime mode judged: "legacy", "cdi", or "" for both.
 	Runtime       string       `json:"runtime,omitempty"`
 	RuntimeSource string       `json:"runtime_source,omitempty"`
+	Selected      string       `json:"gpus_selected,omitempty"`
 	GPUs          []GPUSummary `json:"gpus"`
 }
 
@@ -144,7 +147,7 @@ type GPUSummary struct {
 func (h Host) Summary() HostSummary {
 	s := HostSummary{Source: "nvml", DriverFound: h.Facts.DriverFound, Reason: h.Facts.Reason, Driver: h.Facts.Driver,
 		CUDA: h.Facts.CUDA, CUDADerived: h.CUDADerived, CUDAAtLeast: h.CUDAAtLeast, Runtime: string(h.Runtime),
-		RuntimeSource: h.RuntimeSource, GPUs: []GPUSummary{}}
+		RuntimeSource: h.RuntimeSource, Selected: h.Selected, GPUs: []GPUSummary{}}
 	if h.WhatIf {
 		s.Source = "what-if"
 	}
@@ -200,6 +203,20 @@ func (h Host) String() string {
 	}
 	if h.WhatIf && len(f.GPUs) > 0 && f.GPUs[0].Brand != "" {
 		fmt.Fprintf(&b, ", brand %s", f.GPUs[0].Brand)
+	}
+	if f.CUDA != "" && h.CUDAAtLeast {
+		b.WriteString(" (the CUDA version is a lower bound: the driver is newer than torchimg's data)")
+	}
+	if h.Selected != "" {
+		b.WriteString("; " + h.Selected)
+	}
+	switch {
+	case h.Runtime != "":
+		fmt.Fprintf(&b, "; runtime mode %s (%s)", h.Runtime, h.RuntimeSource)
+	case h.RuntimeSource != "":
+		fmt.Fprintf(&b, "; runtime mode: both judged (%s)", h.RuntimeSource)
+	default:
+		b.WriteString("; runtime mode: both judged (give --runtime legacy or cdi)")
 	}
 	return b.String()
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/torchimg/torchimg/internal/termtext"
 )
 
 // MaxTableSuggestions is how many suggested tags the table shows (JSON has all).
@@ -46,16 +48,17 @@ func WriteTable(w io.Writer, r *Result, h Host) error {
 	if len(facts) > 0 {
 		desc += " (" + strings.Join(facts, ", ") + ")"
 	}
-	fmt.Fprintf(w, "Image    %s\n", desc)
-	fmt.Fprintf(w, "Host     %s\n", h.String())
+	// Everything but the verdict may carry an image's or a registry's text: shown escaped.
+	fmt.Fprintf(w, "Image    %s\n", termtext.Escape(termtext.Clip(desc, 4*termtext.CellRunes)))
+	fmt.Fprintf(w, "Host     %s\n", termtext.Escape(h.String()))
 	fmt.Fprintf(w, "Verdict  %s\n\n", verdictWord[r.Verdict])
 	for _, rs := range r.Reasons {
-		fmt.Fprintf(w, "  %-4s  %-6s  %s\n", statusWord[rs.Status], rs.Part, rs.Message)
+		fmt.Fprintf(w, "  %-4s  %-6s  %s\n", statusWord[rs.Status], rs.Part, termtext.Escape(termtext.Clip(rs.Message, 16*termtext.CellRunes)))
 	}
 	if len(r.Advice) > 0 {
 		fmt.Fprintf(w, "\nWhat to do\n")
 		for _, a := range r.Advice {
-			fmt.Fprintf(w, "  - %s\n", a)
+			fmt.Fprintf(w, "  - %s\n", termtext.Escape(termtext.Clip(a, 16*termtext.CellRunes)))
 		}
 	}
 	if len(r.Suggestions) > 0 {
@@ -71,12 +74,12 @@ func WriteTable(w io.Writer, r *Result, h Host) error {
 				fmt.Fprintf(w, "  ... and %d more (-o json lists all)\n", len(r.Suggestions)-i)
 				break
 			}
-			line := fmt.Sprintf("  %-*s  torch %s  %s", width, s.Tag, orDash(s.Torch), orDash(s.CUDA))
+			line := fmt.Sprintf("  %-*s  torch %s  %s", width, termtext.Cell(s.Tag), termtext.Cell(orDash(s.Torch)), termtext.Cell(orDash(s.CUDA)))
 			if s.DriverMin != "" {
-				line += "  driver >= " + s.DriverMin
+				line += "  driver >= " + termtext.Cell(s.DriverMin)
 			}
 			if s.Note != "" {
-				line += "  (" + s.Note + ")"
+				line += "  (" + termtext.Escape(s.Note) + ")"
 			}
 			fmt.Fprintln(w, line)
 		}
@@ -86,10 +89,13 @@ func WriteTable(w io.Writer, r *Result, h Host) error {
 
 // WriteDiagnosis writes a Diagnosis for people: one line per check, advice below it.
 func WriteDiagnosis(w io.Writer, d *Diagnosis) error {
+	if d.Host.Selected != "" {
+		fmt.Fprintf(w, "(%s)\n", termtext.Escape(d.Host.Selected))
+	}
 	for _, it := range d.Checks {
-		fmt.Fprintf(w, "%-4s  %-13s %s\n", statusWord[it.Status], it.Check, it.Message)
+		fmt.Fprintf(w, "%-4s  %-13s %s\n", statusWord[it.Status], it.Check, termtext.Escape(it.Message))
 		if it.Advice != "" {
-			fmt.Fprintf(w, "      %-13s → %s\n", "", it.Advice)
+			fmt.Fprintf(w, "      %-13s → %s\n", "", termtext.Escape(it.Advice))
 		}
 	}
 	switch d.Verdict {

@@ -63,7 +63,9 @@ func variantLabels(p *Plan, f *File, v *Variant, user []KV) map[string]string {
 			l[k] = val
 		}
 	}
-	set(pre+LabelCUDAVersion, v.CUDAToolkit)
+	if v.BaseCUDA {
+		set(pre+LabelCUDAVersion, v.CUDAToolkit)
+	}
 	set(pre+LabelCUDNNVersion, v.CUDNN)
 	set(pre+LabelNCCLVersion, v.NCCL)
 	set(pre+LabelDriverMin, v.DriverMin)
@@ -79,6 +81,9 @@ func variantLabels(p *Plan, f *File, v *Variant, user []KV) map[string]string {
 	desc := f.Description.Value
 	if desc == "" {
 		desc = fmt.Sprintf("PyTorch %s (%s) with CUDA %s", v.Torch, v.TorchVariant, v.CUDAToolkit)
+		if !v.BaseCUDA {
+			desc = fmt.Sprintf("PyTorch %s (%s, its wheels' CUDA runtime)", v.Torch, v.TorchVariant)
+		}
 		if v.CUDNN != "" {
 			desc += ", cuDNN " + v.CUDNN
 		}

@@ -646,3 +646,63 @@ func TestDiagnosticsStayOnOneLine(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// With an explicit base, the toolkit, the minimum driver and NVIDIA_REQUIRE_CUDA follow that
+// base, never torchimg's own choice of toolkit.
+func TestExplicitBase(t *testing.T) {
+	for _, tc := range []struct {
+		name, base, cuda, os string
+		errHas, warnHas      string
+		toolkit, driverMin   string
+		baseCUDA             bool
+		requireHas           string // substring of NVIDIA_REQUIRE_CUDA; "=" means exactly "cuda>=" + cuda
+	}{
+		{name: "nvidia/cuda tag", base: "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04", cuda: "12.6", os: "ubuntu22.04",
+			toolkit: "12.6.3", driverMin: "560.35.05", baseCUDA: true, requireHas: "brand=tesla,driver>=470"},
+		{name: "mirror of nvidia/cuda with a digest", base: "mirror.example/nvidia/cuda:12.8.1-base-ubuntu24.04@sha256:" + strings.Repeat("a", 64), cuda: "12.8", os: "ubuntu24.04",
+			toolkit: "12.8.1", driverMin: "570.124.06", baseCUDA: true, requireHas: "cuda>=12.8 brand="},
+		{name: "older CUDA in the base than in the wheels", base: "nvidia/cuda:12.6.3-base-ubuntu24.04", cuda: "12.8", os: "ubuntu24.04",
+			warnHas: "labels and NVIDIA_REQUIRE_CUDA follow the base (CUDA 12.6)", toolkit: "12.6.3", driverMin: "560.35.05", baseCUDA: true, requireHas: "cuda>=12.6 "},
+		{name: "deleted tag", base: "nvidia/cuda:12.0.0-base-ubuntu22.04", cuda: "12.8", os: "ubuntu22.04", errHas: "was deleted under NVIDIA's support policy"},
+		{name: "CUDA 13 on ubuntu20.04", base: "nvidia/cuda:13.0.2-base-ubuntu20.04", cuda: "13.0", os: "ubuntu20.04", errHas: "NVIDIA publishes no CUDA 13.x images for ubuntu20.04"},
+		{name: "OS differs from the axis", base: "nvidia/cuda:12.8.1-base-ubuntu22.04", cuda: "12.8", os: "ubuntu24.04", errHas: "is an ubuntu22.04 image, but the variant's os is ubuntu24.04"},
+		{name: "plain OS base", base: "ubuntu:24.04", cuda: "12.8", os: "ubuntu24.04",
+			toolkit: "12.8.1", driverMin: "570.124.06", baseCUDA: false, requireHas: "="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := fmt.Sprintf("repository: ghcr.io/example/x\ndefaults: {base: %q}\naxes: {torch: [\"2.9.1\"], cuda: [%q], os: [%s], python: [\"3.12\"]}\ntags: [{template: \"{{.Torch}}-{{.CUDA.Short}}-{{.OS}}\", kind: immutable}]\n", tc.base, tc.cuda, tc.os)
+			p, ds, err := planString(t, src)
+			if tc.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+					t.Fatalf("err %v, want %q", err, tc.errHas)
+				}
+				if !strings.Contains(err.Error(), "m.yaml:2:") {
+					t.Errorf("the error is not at the base's line: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.warnHas != "" && !strings.Contains(fmt.Sprint(ds), tc.warnHas) {
+				t.Errorf("warnings %v lack %q", ds, tc.warnHas)
+			}
+			v := p.Variants[0]
+			if v.CUDAToolkit != tc.toolkit || v.DriverMin != tc.driverMin || v.BaseCUDA != tc.baseCUDA {
+				t.Errorf("toolkit %s driver %s base CUDA %v", v.CUDAToolkit, v.DriverMin, v.BaseCUDA)
+			}
+			label, hasLabel := v.Labels["io.torchimg."+LabelCUDAVersion]
+			if hasLabel != tc.baseCUDA || (hasLabel && label != tc.toolkit) {
+				t.Errorf("cuda.version label %q (present %v)", label, hasLabel)
+			}
+			req := v.Env["NVIDIA_REQUIRE_CUDA"]
+			if tc.requireHas == "=" {
+				if req != "cuda>="+tc.cuda {
+					t.Errorf("NVIDIA_REQUIRE_CUDA %q, want cuda>=%s without brand clauses", req, tc.cuda)
+				}
+			} else if !strings.Contains(req, tc.requireHas) {
+				t.Errorf("NVIDIA_REQUIRE_CUDA %q lacks %q", req, tc.requireHas)
+			}
+		})
+	}
+}

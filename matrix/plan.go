@@ -30,9 +30,12 @@ type Variant struct {
 	TorchVariant string `json:"torch_variant"`
 	PyPIDefault  bool   `json:"pypi_default"`
 	CUDAToolkit  string `json:"cuda_toolkit"`
-	CUDNN        string `json:"cudnn,omitempty"`
-	NCCL         string `json:"nccl,omitempty"`
-	CUDAArchs    string `json:"cuda_archs,omitempty"`
+	// BaseCUDA is true when the base image brings CUDA (an nvidia/cuda image): CUDAToolkit is its
+	// toolkit. Otherwise the torch wheels bring the CUDA runtime and CUDAToolkit is theirs.
+	BaseCUDA  bool   `json:"base_cuda"`
+	CUDNN     string `json:"cudnn,omitempty"`
+	NCCL      string `json:"nccl,omitempty"`
+	CUDAArchs string `json:"cuda_archs,omitempty"`
 	// RunsOn are the compute capabilities the image's torch runs on (gpu/arch applied to
 	// CUDAArchs over every GPU architecture of the compatibility data).
 	RunsOn          *RunsOn  `json:"runs_on,omitempty"`

@@ -303,6 +303,40 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 
 	toolkit := cudaRel.Image
 	base := vs.settings.base.Value
+	// What the base brings: an nvidia/cuda base its toolkit, forward-compatibility libraries and
+	// NVIDIA_REQUIRE_CUDA; any other base (plain Ubuntu, Debian) no CUDA at all: the torch wheels
+	// bring the CUDA runtime, and the driver needs only to support its CUDA.
+	nvidia := base == ""
+	if base != "" {
+		nb, ok := parseNvidiaBase(base)
+		nvidia = ok
+		switch {
+		case !ok:
+			toolkit = ""
+		default:
+			toolkit = nb.Toolkit
+			bi := db.BaseImage(nb.Toolkit, nb.OS, nb.Flavor)
+			switch bi.Exists {
+			case compat.Exists:
+			case compat.Unknown:
+				ds.warnf(vs.settings.base.Pos, "base %s is not in the verified tag data (%s); the build will tell whether it exists", base, noteOr(bi.Note, "not verified"))
+			default:
+				valid := "no OS"
+				if oses := db.BaseOSes(nb.Toolkit, nb.Flavor); len(oses) > 0 {
+					valid = strings.Join(oses, ", ")
+				}
+				errf(vs.settings.base.Pos, "base %s %s; CUDA %s %s images exist for: %s", base, existenceText(bi), nb.Toolkit, nb.Flavor, valid)
+				return nil, false
+			}
+			if nb.OS != vs.os.Value {
+				errf(vs.settings.base.Pos, "base %s is an %s image, but the variant's os is %s: set os: %s, or use the %s tag", base, nb.OS, vs.os.Value, nb.OS, vs.os.Value)
+				return nil, false
+			}
+			if mm := version.MajorMinor(nb.Toolkit); mm != vs.cuda.Value {
+				ds.warnf(vs.settings.base.Pos, "base %s has CUDA %s, the torch wheels CUDA %s: the image's labels and NVIDIA_REQUIRE_CUDA follow the base (CUDA %s)", base, nb.Toolkit, vs.cuda.Value, mm)
+			}
+		}
+	}
 	if base == "" {
 		if toolkit == "" {
 			errf(vs.cuda.Pos, "CUDA %s has no nvidia/cuda image in the compatibility data; set `base:` for these variants", vs.cuda.Value)
@@ -344,11 +378,30 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 		native, ptx, none := arch.ParseList(v.CUDAArchs).Runnable(db.GPUArchitectures())
 		v.RunsOn = &RunsOn{Native: native, PTX: ptx, None: none}
 	}
-	if md := db.MinDriver(toolkit); md.Known() {
+	// The driver minimum: of the base's toolkit, or, on a base without CUDA, of the toolkit the
+	// wheels were built with (torchimg's own update release of that CUDA when not known).
+	need := toolkit
+	if !nvidia {
+		need = cudaRel.Image
+		if tv.Toolkit.Known() {
+			need = tv.Toolkit.Value
+		}
+		v.CUDAToolkit = need // names the CUDA of the wheels in tags ({{.CUDA.Full}}); no label claims it
+		v.BaseCUDA = false
+	} else {
+		v.BaseCUDA = true
+	}
+	if md := db.MinDriver(need); need != "" && md.Known() {
 		v.DriverMin = md.Value
 	}
-	if cudaRel.CompatFloor.Known() {
-		v.DriverMinCompat = cudaRel.CompatFloor.Value
+	floorOf := cudaRel
+	if toolkit != "" {
+		if r, ok := db.CUDA(version.MajorMinor(toolkit)); ok {
+			floorOf = r
+		}
+	}
+	if floorOf.CompatFloor.Known() {
+		v.DriverMinCompat = floorOf.CompatFloor.Value
 	}
 	v.ID = fmt.Sprintf("%s-%s-py%s-%s-%s", v.Torch, v.TorchVariant, v.Python, v.Flavor, v.OS)
 	v.IndexURL = vs.settings.indexURL.Value
@@ -367,8 +420,15 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 		"NVIDIA_VISIBLE_DEVICES":     "all",
 		"NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
 	}
-	if toolkit != "" {
-		v.Env["NVIDIA_REQUIRE_CUDA"] = db.RequireCUDA(toolkit).Value
+	switch {
+	case !nvidia:
+		// No CUDA in the base: no forward-compatibility libraries, so no brand clauses.
+		v.Env["NVIDIA_REQUIRE_CUDA"] = "cuda>=" + vs.cuda.Value
+	case toolkit != "":
+		if rq := db.RequireCUDA(toolkit); rq.Known() {
+			v.Env["NVIDIA_REQUIRE_CUDA"] = rq.Value
+		}
+		// Otherwise the base's own NVIDIA_REQUIRE_CUDA stays: torchimg does not know a better one.
 	}
 	v.BuildArgs = map[string]string{}
 	for _, kv := range vs.settings.buildArgs {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torchimg/torchimg/check"
+	"github.com/torchimg/torchimg/gpu/host"
 	"github.com/torchimg/torchimg/inspect"
 	"github.com/torchimg/torchimg/matrix/compat"
 )
@@ -21,6 +22,8 @@ func (a *app) checkCmd() *cobra.Command {
 		Long: `check reads an image's labels and environment from a registry or an OCI layout (no layer is pulled)
 and judges it against this host's NVIDIA driver and GPUs (read through NVML), or against a host you
 describe with what-if flags (--driver, --cuda, --gpu-cc, --brand; any of them switches NVML off).
+Only the GPUs the container would get are judged (--gpus, else NVIDIA_VISIBLE_DEVICES, else
+CUDA_VISIBLE_DEVICES).
 
 Two things decide:
   driver  the image's NVIDIA_REQUIRE_* (or CUDA_VERSION) is evaluated exactly as the NVIDIA container
@@ -29,6 +32,15 @@ Two things decide:
           brands match. A driver inside CUDA minor-version compatibility (e.g. 525 for a CUDA 12.8 image)
           is still refused by that check; NVIDIA_DISABLE_REQUIRE=1 starts it, with PTX JIT limits.
           With --driver and no --cuda, the driver's CUDA version is derived from the compatibility data.
+  runtime the NVIDIA container runtime decides how that shows. Under the legacy hook (docker run --gpus,
+          nvidia-container-runtime mode legacy) a failing NVIDIA_REQUIRE_* refuses the container at start.
+          Under CDI (mode cdi or jit-cdi, the default of nvidia-container-toolkit >= 1.18) nothing is
+          evaluated: the container starts, and CUDA works or fails at its first call
+          (torch.cuda.is_available() is False). In both modes the image's forward-compatibility
+          libraries are injected when they are newer than the driver: on GeForce and TITAN cards CUDA then
+          fails with error 804. --runtime picks the mode; on this host it is read from
+          /etc/nvidia-container-runtime/config.toml; where the modes differ and the mode is not known,
+          check says what each does and cannot tell.
   arch    the GPU's compute capability against the image's architecture list (cuda.archs label): a cubin
           sm_XY runs on a GPU X.Z with Z >= Y; otherwise a +PTX entry at or below the GPU's capability
           runs only through PTX JIT (slow first run); otherwise it does not run. Without --gpu-cc a
@@ -46,6 +58,8 @@ Exit status: 0 compatible (host diagnosis: no FAIL), 3 not compatible (host diag
 4 cannot tell, 1 the image could not be read, 2 usage error.`,
 		Example: `  torchimg check ghcr.io/torchimg/pytorch-cuda:2.9-cu128
   torchimg check ghcr.io/torchimg/pytorch-cuda:2.9-cu130 --driver 535.104.05 --gpu-cc 7.0 --brand tesla
+  torchimg check ghcr.io/torchimg/pytorch-cuda:2.9-cu128 --driver 550.54.15 --brand geforce --runtime cdi
+  torchimg check ghcr.io/torchimg/pytorch-cuda:2.9-cu128 --gpus 1
   torchimg check oci:dist/oci/2.9.1-cu128-py3.12-runtime-ubuntu24.04 --driver 570.124.06 --gpu-cc 9.0 --gpu-cc 8.0
   torchimg check -o json ghcr.io/torchimg/pytorch-cuda:latest
   torchimg check                     # diagnose this host or container`,
@@ -60,6 +74,8 @@ Exit status: 0 compatible (host diagnosis: no FAIL), 3 not compatible (host diag
 	fs.String("cuda", "", "what-if: CUDA version the driver supports (nvidia-smi \"CUDA Version\"), e.g. 12.2; default: derived from --driver")
 	fs.StringSlice("gpu-cc", nil, "what-if: GPU compute capability, e.g. 7.0 (repeat for several GPUs)")
 	fs.String("brand", "", "what-if: GPU brand as NVML names it: "+strings.Join(check.Brands, ", "))
+	fs.String("runtime", "", "the NVIDIA container runtime's mode: legacy (the prestart hook: docker run --gpus, mode legacy) or cdi (cdi or jit-cdi, the default of nvidia-container-toolkit >= 1.18); default: read from "+check.RuntimeConfigPath+" on this host, both modes for a what-if host")
+	fs.String("gpus", "", "the GPUs the container gets, as docker --gpus or NVIDIA_VISIBLE_DEVICES spells them: all, none, or indices and UUIDs (0,2); default: NVIDIA_VISIBLE_DEVICES, then CUDA_VISIBLE_DEVICES, then all")
 	fs.Bool("no-suggest", false, "do not list the repository's tags that would run on this host")
 	addRegistryFlags(cmd)
 	return cmd
@@ -75,14 +91,16 @@ func (a *app) runCheck(ctx context.Context, args []string) error {
 		return fmt.Errorf("compatibility data: %w", err)
 	}
 	w := check.WhatIf{
-		Driver: a.v.GetString("driver"),
-		CUDA:   a.v.GetString("cuda"),
-		Brand:  a.v.GetString("brand"),
-		CCs:    splitList(a.v.GetStringSlice("gpu-cc")),
+		Driver:  a.v.GetString("driver"),
+		CUDA:    a.v.GetString("cuda"),
+		Brand:   a.v.GetString("brand"),
+		CCs:     splitList(a.v.GetStringSlice("gpu-cc")),
+		Runtime: a.v.GetString("runtime"),
 	}
 	whatIf := w.Driver != "" || w.CUDA != "" || w.Brand != "" || len(w.CCs) > 0
 
 	var h check.Host
+	sys := a.system()
 	if whatIf {
 		if len(args) == 0 {
 			return usageErrorf("--driver, --cuda, --gpu-cc and --brand describe a host to check an IMAGE against; give the image, or drop them to diagnose this host")
@@ -96,10 +114,28 @@ func (a *app) runCheck(ctx context.Context, args []string) error {
 			return &exitError{code: exitFailed, err: fmt.Errorf("read the NVIDIA driver through NVML: %w", err)}
 		}
 		h = check.Host{Facts: facts}
+		if w.Runtime != "" {
+			if h.Runtime, err = check.ParseRuntime(w.Runtime); err != nil {
+				return usageErrorf("%w", err)
+			}
+			h.RuntimeSource = "--runtime"
+		} else {
+			h.Runtime, h.RuntimeSource = check.RuntimeOf(sys)
+		}
 	}
+	sel := host.SelectionFrom(a.v.GetString("gpus"), sys.Env)
+	if whatIf && sel.Source != "--gpus" {
+		sel = host.Selection{} // a what-if host is the one described, not this shell's
+	}
+	before := len(h.Facts.GPUs)
+	if h.Facts, err = host.Select(h.Facts, sel); err != nil {
+		return usageErrorf("%w", err)
+	}
+	h.Selected = sel.Describe(before, len(h.Facts.GPUs))
 
 	if len(args) == 0 {
-		d := check.Diagnose(ctx, h.Facts, a.system(), db)
+		d := check.Diagnose(ctx, h.Facts, sys, db)
+		d.Host.Selected = h.Selected
 		if format == "json" {
 			err = check.WriteJSON(a.out, d)
 		} else {

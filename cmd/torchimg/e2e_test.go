@@ -76,9 +76,19 @@ tags:
 		t.Errorf("inspect: %d\n%s\n%s", code, out, errs)
 	}
 	// Will it run here? What-if hosts against the published floating tag 2.9 (cu128).
+	// The demo base has no CUDA: the legacy hook refuses driver 560 (CUDA 12.6) for the cu128
+	// image; under CDI it starts and runs through minor-version compatibility.
+	code, out, errs = runCmd(t, "check", repo+":2.9", "--driver", "560.35.05", "--gpu-cc", "8.9", "--brand", "geforce", "--runtime", "legacy")
+	if code != exitIncompatible || !strings.Contains(out, "2.9-cu126") || !strings.Contains(out, "refused at start") {
+		t.Errorf("check with driver 560, legacy hook: exit %d, want 3 and the cu126 tag suggested\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = runCmd(t, "check", repo+":2.9", "--driver", "560.35.05", "--gpu-cc", "8.9", "--brand", "geforce", "--runtime", "cdi")
+	if code != exitOK || !strings.Contains(out, "minor-version compatibility") || strings.Contains(out, "forward-compatibility libraries (") {
+		t.Errorf("check with driver 560, CDI: exit %d, want 0 (minor-version compatibility, no compat libraries in a base without CUDA)\n%s\n%s", code, out, errs)
+	}
 	code, out, errs = runCmd(t, "check", repo+":2.9", "--driver", "560.35.05", "--gpu-cc", "8.9", "--brand", "geforce")
-	if code != exitIncompatible || !strings.Contains(out, "2.9-cu126") {
-		t.Errorf("check with driver 560: exit %d, want 3 and the cu126 tag suggested\n%s\n%s", code, out, errs)
+	if code != exitUnknown || !strings.Contains(out, "legacy hook") || !strings.Contains(out, "CDI") || !strings.Contains(out, "--runtime legacy") {
+		t.Errorf("check with driver 560, mode not given: exit %d, want 4 and what each mode does\n%s\n%s", code, out, errs)
 	}
 	code, out, errs = runCmd(t, "check", repo+":2.9", "--driver", "580.95.05", "--gpu-cc", "9.0", "--brand", "tesla")
 	if code != exitOK {

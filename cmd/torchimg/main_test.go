@@ -126,3 +126,22 @@ func TestCacheSpecsKeepCommas(t *testing.T) {
 		t.Errorf("cache specs: to %q from %q", to, from)
 	}
 }
+
+func TestCheckFlagsGPUsAndRuntime(t *testing.T) {
+	two := host.Facts{DriverFound: true, Driver: "570.124.06", CUDA: "12.8", GPUs: []host.GPU{
+		{Index: 0, Name: "NVIDIA H100 80GB HBM3", Brand: "nvidia", Arch: "9.0", UUID: "GPU-aaaa"},
+		{Index: 1, Name: "NVIDIA GeForce RTX 4090", Brand: "geforce", Arch: "8.9", UUID: "GPU-bbbb"},
+	}}
+	code, out, errs := runOnHost(t, two, "check", "--gpus", "5")
+	if code != exitUsage || !strings.Contains(errs, "--gpus \"5\": no GPU 5 (this host has 2: indices 0 to 1)") {
+		t.Errorf("--gpus 5: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = runOnHost(t, two, "check", "--runtime", "docker")
+	if code != exitUsage || !strings.Contains(errs, "valid modes are legacy") {
+		t.Errorf("--runtime docker: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = runOnHost(t, two, "check", "-o", "json", "--gpus", "GPU-bbbb")
+	if !strings.Contains(out, `"gpus_selected": "1 of 2 GPU(s) selected by --gpus=GPU-bbbb"`) || strings.Contains(out, "H100") {
+		t.Errorf("--gpus GPU-bbbb: exit %d\n%s%s", code, out, errs)
+	}
+}

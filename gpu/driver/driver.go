@@ -158,7 +158,10 @@ type Host struct {
 	CUDA   string // the CUDA version the driver supports, "12.4"; "" unknown
 	// CUDAAtLeast is true when CUDA is a lower bound: the driver is newer than the data.
 	CUDAAtLeast bool
-	Devices     []require.Device
+	// HookCUDA is the CUDA version the legacy hook compares with when it differs from CUDA
+	// (libnvidia-container misreads a minor of 10 or more); "" = CUDA.
+	HookCUDA string
+	Devices  []require.Device
 	// WhatIf is true when the host was described by flags: a GPU brand left out is unknown, and
 	// a verdict that depends on it says so.
 	WhatIf bool
@@ -326,6 +329,14 @@ func startJudge(im Image, h Host) (j Judgement, skipped string) {
 		return j, ""
 	}
 	rh := require.Host{CUDA: h.CUDA, Driver: h.Driver, Devices: h.Devices}
+	if h.HookCUDA != "" && h.CUDA != "" {
+		rh.CUDA = h.HookCUDA
+		res := require.Evaluate(im.Requirements, rh)
+		if !res.Satisfied && require.Evaluate(im.Requirements, require.Host{CUDA: h.CUDA, Driver: h.Driver, Devices: h.Devices}).Satisfied {
+			j.add(Fail, "the driver supports CUDA %s, but libnvidia-container reads that version as %s (src/driver.c formats the minor as version %% 100 / 10), so %s fails; refused at start: the container does not start", h.CUDA, h.HookCUDA, firstClauses(im.Requirements))
+			return j, ""
+		}
+	}
 	if rh.CUDA == "" && rh.Driver != "" {
 		// Unknown values pass in libnvidia-container; an unknown CUDA version would hide the
 		// question, so the minimum driver answers it.

@@ -31,7 +31,10 @@ type Facts struct {
 	Reason      string // why no driver facts, e.g. "no NVIDIA driver found (libnvidia-ml.so.1 not loadable)"
 	Driver      string // "550.54.15"
 	CUDA        string // CUDA version the driver supports, "12.4" (from 12040)
-	GPUs        []GPU
+	// HookCUDA is the CUDA version libnvidia-container's legacy hook compares cuda>= with, when
+	// it differs from CUDA (a minor of 10 or more: see HookCUDAVersion); "" = the same.
+	HookCUDA string
+	GPUs     []GPU
 }
 
 // Source produces host facts.
@@ -56,8 +59,15 @@ func (f Facts) RequireHost() require.Host {
 	return h
 }
 
-// CUDAVersion formats nvmlSystemGetCudaDriverVersion's integer the way
-// libnvidia-container and nvidia-smi do: 12040 -> "12.4", 12080 -> "12.8".
+// CUDAVersion formats nvmlSystemGetCudaDriverVersion's integer (1000*major + 10*minor) as
+// nvidia-smi shows it: 12040 -> "12.4", 12080 -> "12.8", 12100 -> "12.10".
 func CUDAVersion(v int) string {
 	return strconv.Itoa(v/1000) + "." + strconv.Itoa(v%1000/10)
+}
+
+// HookCUDAVersion is the same integer as libnvidia-container formats it for cuda>= conditions
+// (src/driver.c: minor = version % 100 / 10), which reads a minor of 10 or more wrongly:
+// 12100 -> "12.0".
+func HookCUDAVersion(v int) string {
+	return strconv.Itoa(v/1000) + "." + strconv.Itoa(v%100/10)
 }

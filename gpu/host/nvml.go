@@ -48,6 +48,9 @@ func (s nvmlSource) Facts(ctx context.Context) (f Facts, err error) {
 		return Facts{}, fmt.Errorf("nvml: DeviceGetCount: %v", ret)
 	}
 	f = Facts{DriverFound: true, Driver: drv, CUDA: CUDAVersion(cuda)}
+	if hook := HookCUDAVersion(cuda); hook != f.CUDA {
+		f.HookCUDA = hook
+	}
 	for i := 0; i < n; i++ {
 		if err := ctx.Err(); err != nil {
 			return Facts{}, err
