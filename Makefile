@@ -26,6 +26,7 @@ unit:
 
 demo: build prereqs
 	$(GO) build -o bin/devenv ./internal/testenv/devenv
+	$(GO) build -o bin/writelayout ./internal/testenv/cudaimage/writelayout
 	bin/devenv -wheels examples/offline/wheels.yaml -- bash hack/demo.sh
 
 fuzz:

@@ -46,6 +46,19 @@ step "will 2.13-cu130 run on a GeForce RTX 4090 (8.9) with driver 560.35.05? (wh
 set +e
 $T check "$REG/torchimg-demo/pytorch-cuda:2.13-cu130" --driver 560.35.05 --gpu-cc 8.9 --brand geforce
 echo "exit status: $?"
+
+step "2.13-cu126 on driver 550.54.15: the legacy hook refuses it, CDI starts it (exit 4 = depends on the runtime mode)"
+$T check "$REG/torchimg-demo/pytorch-cuda:2.13-cu126" --driver 550.54.15 --gpu-cc 8.9 --brand geforce --no-suggest
+echo "exit status: $?"
+$T check "$REG/torchimg-demo/pytorch-cuda:2.13-cu126" --driver 550.54.15 --gpu-cc 8.9 --brand geforce --runtime cdi
+echo "exit status: $?"
+
+step "forward compatibility: an image with nvidia/cuda:12.1.1-base-ubuntu22.04's environment, on driver 525"
+bin/writelayout dist/oci/nvidia-cuda-12.1.1-env 12.1.1 ubuntu22.04
+$T check oci:dist/oci/nvidia-cuda-12.1.1-env --driver 525.147.05 --brand geforce
+echo "exit status: $? (GeForce: error 804)"
+$T check oci:dist/oci/nvidia-cuda-12.1.1-env --driver 470.256.02 --brand tesla
+echo "exit status: $? (Tesla on 470: forward compatibility)"
 set -e
 
 step "inspect a published tag (manifest and config only, no layers)"
