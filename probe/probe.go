@@ -103,6 +103,16 @@ func Compare(labels map[string]string, prefix string, packages []string, f *repo
 		} else {
 			add(matrix.LabelCUDAVersion, exp, env, report.CheckMismatch, "CUDA_VERSION of the base image")
 		}
+	} else if env := str(f.CUDAToolkitEnv); env != "" {
+		// A base torchimg did not know as an nvidia/cuda image brings CUDA after all: its CUDA must
+		// not be older than the wheels' (the image's NVIDIA_REQUIRE_CUDA follows the wheels).
+		if exp, ok := get(matrix.LabelTorchCUDA); ok && version.Valid(env) {
+			if version.Compare(version.MajorMinor(env), exp) < 0 {
+				add(matrix.LabelTorchCUDA, exp, env, report.CheckMismatch, "the base image's CUDA_VERSION is older than the torch wheels' CUDA")
+			} else {
+				add(matrix.LabelTorchCUDA, exp, env, report.CheckOK, "the base image brings CUDA "+env+" (CUDA_VERSION)")
+			}
+		}
 	}
 	for _, p := range packages {
 		name := PackageName(p)

@@ -93,3 +93,19 @@ func TestProbeWithoutTorch(t *testing.T) {
 		t.Errorf("findings: %+v", f)
 	}
 }
+
+// On a base torchimg takes to bring no CUDA (no cuda.version label), a CUDA_VERSION found in it
+// must not be older than the wheels' CUDA.
+func TestCompareBaseWithUnexpectedCUDA(t *testing.T) {
+	labels := map[string]string{"io.torchimg.torch.version": "2.9.1", "io.torchimg.torch.cuda": "12.8", "io.torchimg.python.version": "3.12"}
+	for env, want := range map[string]report.Status{"": report.Passed, "12.8.1": report.Passed, "13.0.2": report.Passed, "12.6.3": report.Failed} {
+		f := &report.Findings{Python: "3.12", Torch: "2.9.1+cu128", TorchCUDA: sp("12.8")}
+		if env != "" {
+			f.CUDAToolkitEnv = sp(env)
+		}
+		r := Compare(labels, "io.torchimg", nil, f)
+		if r.Status != want {
+			t.Errorf("base CUDA_VERSION %q: %s, want %s (%s)", env, r.Status, want, r.Diff())
+		}
+	}
+}
