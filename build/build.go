@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
 
 	"github.com/torchimg/torchimg/fingerprint"
 	"github.com/torchimg/torchimg/matrix"
@@ -37,6 +38,9 @@ type Request struct {
 	// base image's creation time).
 	Epoch   fingerprint.Epoch
 	NoCache bool
+	// Secrets are offered to the build's secret mounts (the default template reads templates.SecretNetrc);
+	// they reach neither the image nor the inputs.
+	Secrets []secretsprovider.Source
 	// Progress, when set, gets every BuildKit status update of the build, until Build returns.
 	Progress func(*client.SolveStatus)
 }

@@ -22,12 +22,14 @@ import (
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/torchimg/torchimg/fingerprint"
 	"github.com/torchimg/torchimg/inspect"
 	"github.com/torchimg/torchimg/internal/buildkit"
+	"github.com/torchimg/torchimg/internal/redact"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/probe"
@@ -144,7 +146,7 @@ func (b *BuildKit) Build(ctx context.Context, req Request) (*report.BuildEntry, 
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			return finish(res, report.Cancelled, stage, fmt.Errorf("%s: %w", v.ID, context.Canceled))
 		}
-		return finish(res, report.Failed, stage, fmt.Errorf("%s: %s: %s", v.ID, stage, buildkit.CleanError(err)))
+		return finish(res, report.Failed, stage, fmt.Errorf("%s: %s: %s", v.ID, stage, redact.Text(buildkit.CleanError(err))))
 	}
 	res.Digest = resp.ExporterResponse[exptypes.ExporterImageDigestKey]
 	if req.Output.StageRepo != "" {
@@ -219,6 +221,12 @@ func (b *BuildKit) resolveBase(ctx context.Context, v *matrix.Variant) (fingerpr
 func tagOf(ref name.Reference) string {
 	if t, ok := ref.(name.Tag); ok {
 		return t.TagStr()
+	}
+	// A pinned reference (repo:tag@sha256:..., from the lock file) keeps its tag.
+	if before, _, ok := strings.Cut(ref.String(), "@"); ok {
+		if t, err := name.NewTag(before); err == nil && strings.Contains(before[strings.LastIndex(before, "/")+1:], ":") {
+			return t.TagStr()
+		}
 	}
 	return "latest"
 }
@@ -303,13 +311,18 @@ func (b *BuildKit) solveOpt(req Request, fs fsutil.FS, in fingerprint.Inputs) (c
 	if err != nil {
 		return client.SolveOpt{}, err
 	}
+	// The secrets are read here when a step asks for one; an absent secret leaves its mount out.
+	store, err := secretsprovider.NewStore(req.Secrets)
+	if err != nil {
+		return client.SolveOpt{}, fmt.Errorf("secrets: %w", err)
+	}
 	return client.SolveOpt{
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutil.FS{"context": fs, "dockerfile": fs},
 		Exports:       []client.ExportEntry{entry},
 		CacheImports:  cacheFrom,
 		CacheExports:  cacheTo,
-		Session:       []session.Attachable{buildkit.Auth()},
+		Session:       []session.Attachable{buildkit.Auth(), secretsprovider.NewSecretProvider(store)},
 	}, nil
 }
 

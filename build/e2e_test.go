@@ -86,7 +86,8 @@ func TestBuildEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := testenv.LoadPlan(t, dir, fmt.Sprintf(`repository: %[1]s/e2e/pytorch
-defaults: {base: "%[2]s", index_url: "%[3]s", pip_index_url: "%[3]s", extra_packages: [torchimg-e2e-extra]}
+# compiler: false: the test base has no apt-get to install gcc (see pip_e2e_test.go)
+defaults: {base: "%[2]s", index_url: "%[3]s", pip_index_url: "%[3]s", extra_packages: [torchimg-e2e-extra], compiler: false}
 include:
   - {torch: "2.9.1", cuda: "12.6", os: debian12, python: "3.11"}
   - {torch: "2.9.1", cuda: "12.8", os: debian12, python: "3.11"}

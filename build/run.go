@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+
 	"github.com/torchimg/torchimg/fingerprint"
 	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/internal/registry"
@@ -120,6 +122,8 @@ type RunOptions struct {
 	// Revision is the source revision, for the report (never in an image).
 	Revision string
 	NoCache  bool
+	// Secrets for every build (ParseSecret; --secret id=netrc,src=FILE).
+	Secrets []secretsprovider.Source
 	// Rebuild builds every variant, even those whose image with the same inputs is there.
 	Rebuild bool
 	// Progress and ProgressMode show BuildKit's progress (ProgressModes); nil shows none.
@@ -174,6 +178,7 @@ func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions
 		rep.Builders = append(rep.Builders, report.Builder{Addr: addr, Version: d.Version})
 		builders = append(builders, NewBuildKit(d, work, o.Registry))
 	}
+	rep.Plan = p.PlanTags() // before the fingerprints are written into the tags
 	resolved, err := fingerprint.Resolve(ctx, fingerprint.NewResolver(o.Registry), p, vs, o.Epoch)
 	if err != nil {
 		return nil, err
@@ -199,7 +204,7 @@ func Run(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant, o RunOptions
 	reqs := make([]Request, 0, len(vs))
 	var failed []*report.BuildEntry
 	for _, rv := range resolved {
-		req := Request{Plan: p, Variant: rv.Variant, Context: rv.Context, Output: o.Output, Cache: o.Cache, Epoch: o.Epoch, NoCache: o.NoCache}
+		req := Request{Plan: p, Variant: rv.Variant, Context: rv.Context, Output: o.Output, Cache: o.Cache, Epoch: o.Epoch, NoCache: o.NoCache, Secrets: o.Secrets}
 		if rv.RenderErr != nil {
 			r, _ := finish(newResult(req), report.Failed, report.StageRender, rv.RenderErr)
 			failed = append(failed, r)

@@ -78,3 +78,21 @@ func TestTableEscapesImageText(t *testing.T) {
 		t.Errorf("escaped text missing or verdict forged:\n%s", out)
 	}
 }
+
+// A NUL byte in an NVIDIA_REQUIRE_* value: no runtime can pass it to the container, so it
+// cannot start (it is never "compatible" because the value reads as empty).
+func TestNULInRequirement(t *testing.T) {
+	db := testDB(t)
+	im := torchimgImage(t, db, "2.9.1", "12.8.1", archs128)
+	im.Env["NVIDIA_REQUIRE_CUDA"] = "\x00cuda>=12.8\x00"
+	for _, mode := range []string{"legacy", "cdi", ""} {
+		h := nvmlHost("535.104.05", "12.2", h100)
+		if mode != "" {
+			h = withRuntime(h, mode)
+		}
+		r := Evaluate(im, h, db)
+		if r.Verdict != NotCompatible || !strings.Contains(allText(r), "NUL byte") {
+			t.Errorf("mode %q: %s\n%s", mode, r.Verdict, allText(r))
+		}
+	}
+}

@@ -29,6 +29,7 @@ type Variant struct {
 // Base is a base image resolved through the registry.
 type Base struct {
 	Digest  string // of the reference (an index for a multi-platform image)
+	Image   string // of its linux/amd64 image's manifest ("" when not read)
 	Created int64  // Unix time of its linux/amd64 image's `created`; 0 unknown
 }
 
@@ -70,7 +71,7 @@ func (r *Resolver) resolve(ctx context.Context, s string) (Base, error) {
 	if err != nil {
 		return Base{}, fmt.Errorf("base image: %w", err)
 	}
-	b := Base{Digest: info.Digest}
+	b := Base{Digest: info.Digest, Image: info.ImageDigest}
 	if info.Created != nil && info.Created.Unix() > 0 {
 		b.Created = info.Created.Unix()
 	}

@@ -20,7 +20,7 @@ type resolvedSettings struct {
 	extraPackages                            []Str
 	buildArgs                                []KV
 	labels                                   []KV
-	allowUnofficial                          Bool
+	allowUnofficial, compiler                Bool
 }
 
 func (r *resolvedSettings) apply(s Settings) {
@@ -38,6 +38,9 @@ func (r *resolvedSettings) apply(s Settings) {
 	}
 	if s.AllowUnofficial.Set {
 		r.allowUnofficial = s.AllowUnofficial
+	}
+	if s.Compiler.Set {
+		r.compiler = s.Compiler
 	}
 	for _, p := range s.ExtraPackages {
 		dup := false

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/torchimg/torchimg/internal/redact"
 )
 
 // Every value that reaches a Dockerfile, a label or a tag is checked against one of
@@ -45,21 +47,24 @@ func printable(s string) bool {
 	return true
 }
 
+// secretsHint says where credentials for a private index go instead of the matrix.
+const secretsHint = "keep them out of the matrix and give pip a netrc at build time: torchimg build --secret id=netrc,src=FILE (README, \"Private package indexes\")"
+
 func checkURL(ds *Diagnostics, s Str, what string) {
 	if !s.Set {
 		return
 	}
 	if !reURL.MatchString(s.Value) {
-		ds.errorf(s.Pos, "%s %q: want an http(s) URL without spaces, quotes, $ or backslashes, like https://download.pytorch.org/whl/cu128", what, clip(s.Value))
+		ds.errorf(s.Pos, "%s %q: want an http(s) URL without spaces, quotes, $ or backslashes, like https://download.pytorch.org/whl/cu128", what, clip(redact.URL(s.Value)))
 		return
 	}
 	u, err := url.Parse(s.Value)
 	if err != nil || u.Host == "" {
-		ds.errorf(s.Pos, "%s %q: not a valid URL with a host", what, clip(s.Value))
+		ds.errorf(s.Pos, "%s %q: not a valid URL with a host", what, clip(redact.URL(s.Value)))
 		return
 	}
-	if u.User != nil {
-		ds.errorf(s.Pos, "%s: credentials in the URL would end up in the image and its labels; use a pip config secret or a netrc on the builder instead", what)
+	if red, cred, ok := redact.Credentials(s.Value); ok {
+		ds.errorf(s.Pos, "%s %s: credentials in the URL (%s) would end up in the image's build args, history and labels; %s", what, clip(red), cred, secretsHint)
 	}
 }
 
@@ -100,6 +105,9 @@ func checkText(ds *Diagnostics, s Str, what string, max int) {
 	}
 	if !printable(s.Value) {
 		ds.errorf(s.Pos, "%s: control characters (newlines, tabs) are not allowed", what)
+	}
+	if red, cred, ok := redact.Credentials(s.Value); ok {
+		ds.errorf(s.Pos, "%s: the URL %s carries credentials (%s), and the value is readable in the image's config and history; %s", what, clip(red), cred, secretsHint)
 	}
 	if len(s.Value) > max {
 		ds.errorf(s.Pos, "%s: %d characters, at most %d", what, len(s.Value), max)

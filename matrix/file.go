@@ -65,6 +65,9 @@ type Settings struct {
 	BuildArgs       []KV
 	Labels          []KV
 	AllowUnofficial Bool
+	// Compiler (default true) puts gcc, g++ and Python's headers in the image: torch.compile
+	// needs them at run time, CUDA extensions to build.
+	Compiler Bool
 }
 
 // Include is an extra variant (after exclude), with optional settings.

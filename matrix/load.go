@@ -491,7 +491,7 @@ func (d *decoder) axis(k, v *yaml.Node, item func(*yaml.Node, string) Str) []Str
 	return d.list(r, what, item)
 }
 
-var settingFields = []string{"base", "index_url", "pip_index_url", "extra_packages", "build_args", "labels", "template_dir", "allow_unofficial"}
+var settingFields = []string{"base", "index_url", "pip_index_url", "extra_packages", "build_args", "labels", "template_dir", "allow_unofficial", "compiler"}
 
 func (d *decoder) settingsFields(what string, s *Settings) map[string]fieldFn {
 	return map[string]fieldFn{
@@ -506,6 +506,7 @@ func (d *decoder) settingsFields(what string, s *Settings) map[string]fieldFn {
 		"build_args":       func(_, v *yaml.Node) { s.BuildArgs = d.kv(v, what+".build_args") },
 		"labels":           func(_, v *yaml.Node) { s.Labels = d.kv(v, what+".labels") },
 		"allow_unofficial": func(_, v *yaml.Node) { s.AllowUnofficial = d.boolean(v, what+".allow_unofficial") },
+		"compiler":         func(_, v *yaml.Node) { s.Compiler = d.boolean(v, what+".compiler") },
 	}
 }
 

@@ -219,6 +219,48 @@ tags: [{template: "{{.Torch}}-{{.CUDA.Variant}}", kind: immutable}]
 	}
 }
 
+// compiler is true unless the matrix says false; later settings win, as for every setting.
+func TestCompilerSetting(t *testing.T) {
+	src := `repository: ghcr.io/example/x
+defaults: {compiler: false}
+axes: {torch: ["2.9.1"], cuda: ["12.8"], os: [ubuntu24.04], flavor: [runtime, devel]}
+overrides:
+  - {match: {flavor: devel}, compiler: true}
+tags: [{template: "{{.Torch}}-{{.CUDA.Variant}}-{{.Flavor}}", kind: immutable}]
+`
+	p, _, err := planString(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{"2.9.1-cu128-py3.12-runtime-ubuntu24.04": false, "2.9.1-cu128-py3.12-devel-ubuntu24.04": true} {
+		if v, _ := p.Variant(id); v == nil || v.Compiler != want {
+			t.Errorf("%s: compiler %v, want %v", id, v != nil && v.Compiler, want)
+		}
+	}
+	p, _, err = planString(t, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range p.Variants {
+		if !v.Compiler {
+			t.Errorf("%s: the compiler is on by default", v.ID)
+		}
+	}
+}
+
+// No diagnostic repeats a credential: userinfo and query values are redacted.
+func TestCredentialsNeverEchoed(t *testing.T) {
+	_, ds, err := Load("testdata/invalid/credentials-in-urls.yaml", db(t), Options{})
+	if err == nil || len(ds.Errors()) < 5 {
+		t.Fatalf("want five errors, got %v", ds)
+	}
+	for _, d := range ds {
+		if strings.Contains(d.String(), "hunter2") {
+			t.Errorf("diagnostic shows the secret: %s", d)
+		}
+	}
+}
+
 func TestLabelsAndEnv(t *testing.T) {
 	p, _, err := planString(t, base)
 	if err != nil {

@@ -44,7 +44,12 @@ type Variant struct {
 	IndexURL        string   `json:"index_url"`
 	PipIndexURL     string   `json:"pip_index_url,omitempty"`
 	ExtraPackages   []string `json:"extra_packages,omitempty"`
-	TemplateDir     string   `json:"template_dir,omitempty"`
+	// Compiler: the image has gcc, g++ and Python's headers (the matrix's compiler, default true).
+	Compiler bool `json:"compiler"`
+	// Pins are the exact wheels of a locked variant (the lock file's entry): pip installs them
+	// with --require-hashes --no-deps. nil: pip resolves at build time.
+	Pins        *Pins  `json:"pins,omitempty"`
+	TemplateDir string `json:"template_dir,omitempty"`
 	// Inputs is the input fingerprint (package fingerprint), once the base image is resolved.
 	Inputs     string `json:"inputs,omitempty"`
 	Unofficial bool   `json:"unofficial,omitempty"`
@@ -88,4 +93,18 @@ func (p *Plan) Variant(id string) (*Variant, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Pins are a locked variant's wheels, per install step.
+type Pins struct {
+	Torch  []Pin `json:"torch"`
+	Extras []Pin `json:"extras,omitempty"`
+}
+
+// Pin is one wheel: installed from URL when its sha256 matches.
+type Pin struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	URL     string `json:"url"`
+	SHA256  string `json:"sha256"`
 }

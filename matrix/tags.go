@@ -397,6 +397,35 @@ func (p *Plan) SetInputs(inputs map[string]string) error {
 	return nil
 }
 
+// WithInputs writes a variant's input fingerprint ("sha256:...") into a tag in place of the
+// {inputs} marker, as SetInputs does.
+func WithInputs(tag, fingerprint string) string {
+	if strings.Contains(tag, InputsMarker) && shortInputs(fingerprint) != "" {
+		return strings.ReplaceAll(tag, InputsMarker, shortInputs(fingerprint))
+	}
+	return tag
+}
+
+// ValidTag says why tag is not a valid OCI tag, or nil.
+func ValidTag(tag string) error {
+	if !reOCITag.MatchString(tag) {
+		if len(tag) > 128 {
+			return fmt.Errorf("tag %q: %d characters, at most 128", clip(tag), len(tag))
+		}
+		return fmt.Errorf("tag %q is not a valid OCI tag: only letters, digits, _ . - are allowed, at most 128, and it must not start with . or -", clip(tag))
+	}
+	return nil
+}
+
+// PlanTags are the plan's tags in report form (the {inputs} marker kept).
+func (p *Plan) PlanTags() *report.PlanTags {
+	vs := make([]report.VariantTags, 0, len(p.Variants))
+	for _, v := range p.Variants {
+		vs = append(vs, report.VariantTags{ID: v.ID, Immutable: slices.Clone(v.ImmutableTags), Floating: slices.Clone(v.FloatingTags)})
+	}
+	return report.NewPlanTags(vs)
+}
+
 // TagsPending reports whether some tag of the variant waits for its input fingerprint.
 func (v *Variant) TagsPending() bool {
 	for _, t := range v.ImmutableTags {

@@ -412,6 +412,7 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 	for _, e := range vs.settings.extraPackages {
 		v.ExtraPackages = append(v.ExtraPackages, e.Value)
 	}
+	v.Compiler = !vs.settings.compiler.Set || vs.settings.compiler.Value
 	v.TemplateDir = vs.settings.templateDir.Value
 	if v.TemplateDir != "" && !filepath.IsAbs(v.TemplateDir) && f.Path != "" {
 		v.TemplateDir = filepath.Join(filepath.Dir(f.Path), v.TemplateDir)

@@ -13,6 +13,7 @@ import (
 	"github.com/torchimg/torchimg/fingerprint"
 	"github.com/torchimg/torchimg/inspect"
 	"github.com/torchimg/torchimg/internal/registry"
+	"github.com/torchimg/torchimg/internal/termtext"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/report"
 )
@@ -150,11 +151,13 @@ func WriteChanges(w io.Writer, cs []Change) error {
 	return err
 }
 
-// WriteActions prints actions as a table; moved floating tags stand out.
-func WriteActions(w io.Writer, as []report.Action) error {
+// WriteActions prints actions as a table; moved floating tags stand out. executed says that
+// the actions were carried out (publish): the table then says what was done, never only what
+// was planned.
+func WriteActions(w io.Writer, as []report.Action, executed bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "OP\tKIND\tTAG\tVARIANT\tFROM")
-	counts := map[report.Op]int{}
+	counts := map[string]int{}
 	for _, a := range as {
 		op := string(a.Op)
 		if a.Op == report.OpMove && a.Kind == report.Floating {
@@ -163,6 +166,19 @@ func WriteActions(w io.Writer, as []report.Action) error {
 		if a.Op == report.OpConflict {
 			op = "CONFLICT"
 		}
+		key := string(a.Op)
+		if executed && (a.Op == report.OpCreate || a.Op == report.OpMove) {
+			switch {
+			case a.RolledBack:
+				op, key = "ROLLED BACK", "rolled back"
+			case !a.Done:
+				op, key = "NOT DONE", "not done"
+			case a.Op == report.OpCreate:
+				op, key = "created", "created"
+			default:
+				op, key = "MOVED", "moved"
+			}
+		}
 		from := ""
 		if a.From != "" {
 			from = orDash(a.FromVariant) + " (" + short(a.From) + ")"
@@ -170,13 +186,18 @@ func WriteActions(w io.Writer, as []report.Action) error {
 		if a.Reason != "" && a.Op != report.OpUnchanged {
 			from = strings.TrimSpace(from + " " + a.Reason)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", op, a.Kind, a.Tag, a.Variant, from)
-		counts[a.Op]++
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", op, a.Kind, termtext.Cell(a.Tag), termtext.Cell(a.Variant), termtext.Escape(from))
+		counts[key]++
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if executed {
+		_, err := fmt.Fprintf(w, "%d created, %d moved, %d unchanged, %d conflicting, %d held, %d not done, %d rolled back\n",
+			counts["created"], counts["moved"], counts[string(report.OpUnchanged)], counts[string(report.OpConflict)], counts[string(report.OpHeld)], counts["not done"], counts["rolled back"])
+		return err
+	}
 	_, err := fmt.Fprintf(w, "%d to create, %d to move, %d unchanged, %d conflicting, %d held\n",
-		counts[report.OpCreate], counts[report.OpMove], counts[report.OpUnchanged], counts[report.OpConflict], counts[report.OpHeld])
+		counts[string(report.OpCreate)], counts[string(report.OpMove)], counts[string(report.OpUnchanged)], counts[string(report.OpConflict)], counts[string(report.OpHeld)])
 	return err
 }

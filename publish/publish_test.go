@@ -81,8 +81,8 @@ func newReg(t *testing.T) *reg {
 		if q.Method == http.MethodPost && strings.Contains(q.URL.Path, "/blobs/uploads") {
 			r.uploads.Add(1)
 		}
-		if q.Method == http.MethodPut && strings.Contains(q.URL.Path, "/manifests/") {
-			r.puts.Add(1)
+		if q.Method == http.MethodPut && strings.Contains(q.URL.Path, "/manifests/") && !strings.HasSuffix(q.URL.Path, "/manifests/"+LeaseTag) {
+			r.puts.Add(1) // the release's manifests (not the lease's)
 		}
 		h.ServeHTTP(w, q)
 	}))
@@ -151,6 +151,7 @@ func newFixture(t *testing.T) *fixture {
 		rep.Variants = append(rep.Variants, res)
 		f.byID[v.id] = res
 	}
+	rep.Plan = planOf(rep.Variants)
 	f.reports = []*report.Build{rep}
 	return f
 }
@@ -167,8 +168,14 @@ func (f *fixture) publish(t *testing.T, ctx context.Context, p *Publisher) (*Res
 	if p.Client == nil {
 		p.Client = fast(t)
 	}
+	if p.Lease == (LeaseOptions{}) {
+		p.Lease = fastLease
+	}
 	return p.Publish(ctx, rel, f.repo)
 }
+
+// fastLease keeps the lease's settle and poll short for tests.
+var fastLease = LeaseOptions{Settle: 50 * time.Millisecond, Poll: 20 * time.Millisecond, Wait: 20 * time.Second}
 
 // state is tag → digest of the release repository.
 func (f *fixture) state(t *testing.T) map[string]string {
@@ -183,6 +190,9 @@ func (f *fixture) state(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	for _, tg := range tags {
+		if tg == LeaseTag {
+			continue
+		}
 		d, err := remote.Head(repo.Tag(tg))
 		if err != nil {
 			t.Fatal(err)

@@ -93,14 +93,24 @@ func WriteMarkdown(w io.Writer, r *report.Record) error {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", v.ID, status, dg, strings.Join(tags, " "), probe, sm)
 	}
-	moved := false
+	moved, rolled := false, false
 	for _, a := range r.Actions {
-		if a.Kind == report.Floating && a.Op == report.OpMove {
+		// What was done: a dry run lists what would move.
+		if a.Kind == report.Floating && a.Op == report.OpMove && (a.Done || r.DryRun) {
 			if !moved {
 				fmt.Fprintf(w, "\n**Floating tags moved:**\n\n")
 				moved = true
 			}
 			fmt.Fprintf(w, "- `%s`: %s `%s` → %s `%s`\n", a.Tag, orDash(a.FromVariant), short(a.From), a.Variant, short(a.To))
+		}
+	}
+	for _, a := range r.Actions {
+		if a.RolledBack {
+			if !rolled {
+				fmt.Fprintf(w, "\n**Floating tags put back** (the release did not finish):\n\n")
+				rolled = true
+			}
+			fmt.Fprintf(w, "- `%s`: back at %s `%s`\n", a.Tag, orDash(a.FromVariant), short(a.From))
 		}
 	}
 	if len(r.Errors) > 0 {

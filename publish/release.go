@@ -2,6 +2,7 @@ package publish
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/torchimg/torchimg/matrix"
@@ -99,7 +100,77 @@ func NewRelease(reports []*report.Build, smokes []*report.Smoke, plan *matrix.Pl
 		}
 	}
 	sort.Strings(r.Missing)
+	if len(r.Entries) == 0 {
+		return nil, fmt.Errorf("the build reports list no variant: nothing to publish (was the build's --only or --shard empty?)")
+	}
+	if err := checkTags(r, reports, plan); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// checkTags makes sure every tag comes from the plan: with the matrix, each entry's tags are
+// the plan's; without it, the reports' own plan (its digest intact, the same in every report)
+// says which tags each variant has. Every tag is a valid OCI tag that one variant names.
+func checkTags(r *Release, reports []*report.Build, plan *matrix.Plan) error {
+	var want *report.PlanTags
+	from := "the matrix"
+	if plan != nil {
+		want = plan.PlanTags()
+	} else {
+		for i, rep := range reports {
+			switch {
+			case rep.Plan == nil:
+				return fmt.Errorf("build report %d carries no plan to check its tags against (made by an older torchimg?): publish it with --matrix", i+1)
+			case rep.Plan.ComputeDigest() != rep.Plan.Digest:
+				return fmt.Errorf("build report %d: its plan does not match its digest %s: the report was edited; rebuild, or publish with --matrix", i+1, rep.Plan.Digest)
+			case want != nil && rep.Plan.Digest != want.Digest:
+				return fmt.Errorf("build reports 1 and %d come from different plans (%s, %s): publish reports of one plan together", i+1, want.Digest, rep.Plan.Digest)
+			}
+			want = rep.Plan
+		}
+		from = "the report's plan " + want.Digest
+	}
+	owner := map[string]string{} // tag → variant
+	for _, e := range r.Entries {
+		vt, ok := want.Of(e.ID)
+		if !ok {
+			return fmt.Errorf("variant %s is in a build report but not in %s", e.ID, from)
+		}
+		imm, fl := withInputs(vt.Immutable, e.Inputs), withInputs(vt.Floating, e.Inputs)
+		if !slices.Equal(imm, e.ImmutableTags) || !slices.Equal(fl, e.FloatingTags) {
+			return fmt.Errorf("variant %s: the report's tags (immutable %v, floating %v) are not the plan's (immutable %v, floating %v, from %s): refusing the report", e.ID, e.ImmutableTags, e.FloatingTags, imm, fl, from)
+		}
+		for _, t := range append(slices.Clone(e.ImmutableTags), e.FloatingTags...) {
+			if err := matrix.ValidTag(t); err != nil {
+				return fmt.Errorf("variant %s: %w", e.ID, err)
+			}
+			if prev, dup := owner[t]; dup && prev != e.ID {
+				return fmt.Errorf("tag %s is named by two variants, %s and %s: a tag names one image", t, prev, e.ID)
+			}
+			owner[t] = e.ID
+		}
+	}
+	return nil
+}
+
+func withInputs(tags []string, inputs string) []string {
+	out := make([]string, len(tags))
+	for i, t := range tags {
+		out[i] = matrix.WithInputs(t, inputs)
+	}
+	return out
+}
+
+// Name is how the lease and messages name the release: its revision, else its matrix revision.
+func (r *Release) Name() string {
+	switch {
+	case r.Revision != "":
+		return r.Revision
+	case r.MatrixRevision != "":
+		return "matrix " + r.MatrixRevision
+	}
+	return "unnamed"
 }
 
 // Complete reports whether every variant is present and passed, which is when floating tags move.

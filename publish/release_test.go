@@ -14,7 +14,17 @@ func buildReport(rev string, vs ...*report.BuildEntry) *report.Build {
 		r.PlanVariants = append(r.PlanVariants, v.ID)
 	}
 	r.Variants = vs
+	r.Plan = planOf(vs)
 	return r
+}
+
+// planOf is the plan a build of these entries records.
+func planOf(vs []*report.BuildEntry) *report.PlanTags {
+	var ts []report.VariantTags
+	for _, v := range vs {
+		ts = append(ts, report.VariantTags{ID: v.ID, Immutable: v.ImmutableTags, Floating: v.FloatingTags})
+	}
+	return report.NewPlanTags(ts)
 }
 
 func staged(id, digest string) *report.BuildEntry {
@@ -85,5 +95,47 @@ func TestNewReleaseGating(t *testing.T) {
 	}
 	if _, err := NewRelease(nil, nil, nil); err == nil {
 		t.Error("no report accepted")
+	}
+}
+
+// A report's tags come from the plan: edited tags are refused before anything is written.
+func TestReleaseTagsFromThePlanOnly(t *testing.T) {
+	entry := func(id string, imm []string, fl ...string) *report.BuildEntry {
+		e := staged(id, "sha256:"+strings.Repeat(id[:1], 64))
+		e.ImmutableTags, e.FloatingTags = imm, fl
+		return e
+	}
+	good := func() *report.Build {
+		return buildReport("r1", entry("a", []string{"a-1"}, "latest"), entry("b", []string{"b-1"}, "b"))
+	}
+	for _, tc := range []struct {
+		name   string
+		edit   func(r *report.Build)
+		errHas string
+	}{
+		{"untouched", func(*report.Build) {}, ""},
+		{"an invalid tag, plan not updated", func(r *report.Build) { r.Variants[0].ImmutableTags = []string{"bad tag!"} }, "are not the plan's"},
+		{"an invalid tag, plan updated and re-digested", func(r *report.Build) {
+			r.Variants[0].ImmutableTags = []string{"bad tag!"}
+			r.Plan = planOf(r.Variants)
+		}, "not a valid OCI tag"},
+		{"latest added to a second variant", func(r *report.Build) { r.Variants[1].FloatingTags = []string{"b", "latest"} }, "are not the plan's"},
+		{"latest in two variants, plan re-digested", func(r *report.Build) {
+			r.Variants[1].FloatingTags = []string{"b", "latest"}
+			r.Plan = planOf(r.Variants)
+		}, "tag latest is named by two variants"},
+		{"plan edited without its digest", func(r *report.Build) { r.Plan.Variants[0].Floating = []string{"x"} }, "does not match its digest"},
+		{"no plan", func(r *report.Build) { r.Plan = nil }, "publish it with --matrix"},
+		{"empty", func(r *report.Build) { r.Variants = nil; r.PlanVariants = nil; r.Plan = planOf(nil) }, "list no variant"},
+	} {
+		r := good()
+		tc.edit(r)
+		_, err := NewRelease([]*report.Build{r}, nil, nil)
+		switch {
+		case tc.errHas == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.errHas != "" && (err == nil || !strings.Contains(err.Error(), tc.errHas)):
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.errHas)
+		}
 	}
 }

@@ -24,7 +24,9 @@ type RunOptions struct {
 	DryRun     bool
 	// SkipFloating, when set, leaves floating tags alone for this reason (a partial release).
 	SkipFloating string
-	Log          *slog.Logger
+	// Lease tunes the lease on the release repository.
+	Lease LeaseOptions
+	Log   *slog.Logger
 }
 
 // Outcome is a finished publish: the release it merged, what was done, and its record.
@@ -51,7 +53,7 @@ func Run(ctx context.Context, o RunOptions) (*Outcome, error) {
 	if repo == "" {
 		repo = rel.Repository
 	}
-	p := &Publisher{Client: o.Client, Force: o.Force, SkipFloating: o.SkipFloating, Log: o.Log}
+	p := &Publisher{Client: o.Client, Force: o.Force, SkipFloating: o.SkipFloating, Lease: o.Lease, Log: o.Log}
 	if o.DryRun {
 		p.Target = DryRun{}
 	}

@@ -1,6 +1,11 @@
 package report
 
 import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/torchimg/torchimg/internal/jsonfile"
@@ -21,11 +26,60 @@ type Build struct {
 	OCIDir          string `json:"oci_dir,omitempty"`
 	// PlanVariants are the ids of every variant of the full plan (not only this shard's), so
 	// that publish can tell when a release is incomplete.
-	PlanVariants []string      `json:"plan_variants"`
-	Builders     []Builder     `json:"builders"`
-	Started      time.Time     `json:"started"`
-	Finished     time.Time     `json:"finished"`
-	Variants     []*BuildEntry `json:"variants"`
+	PlanVariants []string `json:"plan_variants"`
+	// Plan are the tags of every variant of the full plan, so that publish can check the
+	// report's tags without the matrix.
+	Plan     *PlanTags     `json:"plan,omitempty"`
+	Builders []Builder     `json:"builders"`
+	Started  time.Time     `json:"started"`
+	Finished time.Time     `json:"finished"`
+	Variants []*BuildEntry `json:"variants"`
+}
+
+// PlanTags are the tags of every variant of a plan, with the input fingerprint written as the
+// matrix's {inputs} marker, and the digest of that list.
+type PlanTags struct {
+	Digest   string        `json:"digest"`
+	Variants []VariantTags `json:"variants"`
+}
+
+// VariantTags are one variant's tags.
+type VariantTags struct {
+	ID        string   `json:"id"`
+	Immutable []string `json:"immutable_tags"`
+	Floating  []string `json:"floating_tags"`
+}
+
+// NewPlanTags sorts the variants and computes the digest.
+func NewPlanTags(vs []VariantTags) *PlanTags {
+	p := &PlanTags{Variants: slices.Clone(vs)}
+	for i := range p.Variants {
+		if p.Variants[i].Immutable == nil {
+			p.Variants[i].Immutable = []string{}
+		}
+		if p.Variants[i].Floating == nil {
+			p.Variants[i].Floating = []string{}
+		}
+	}
+	sort.Slice(p.Variants, func(i, j int) bool { return p.Variants[i].ID < p.Variants[j].ID })
+	p.Digest = p.ComputeDigest()
+	return p
+}
+
+// ComputeDigest is the sha256 of the variants' tag lists (their JSON).
+func (p *PlanTags) ComputeDigest() string {
+	b, _ := json.Marshal(p.Variants)
+	return fmt.Sprintf("sha256:%x", sha256.Sum256(b))
+}
+
+// Of returns a variant's tags.
+func (p *PlanTags) Of(id string) (VariantTags, bool) {
+	for _, v := range p.Variants {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return VariantTags{}, false
 }
 
 // Builder names a daemon used.

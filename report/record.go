@@ -98,6 +98,9 @@ type Action struct {
 	FromVariant string  `json:"from_variant,omitempty"`
 	Reason      string  `json:"reason,omitempty"`
 	Done        bool    `json:"done"`
+	// RolledBack is set on a floating tag that was moved, then put back to From because the
+	// release failed or was interrupted.
+	RolledBack bool `json:"rolled_back,omitempty"`
 }
 
 // WriteJSON writes the record as indented JSON (atomically).

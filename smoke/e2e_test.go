@@ -89,7 +89,7 @@ func TestSmokeEndToEnd(t *testing.T) {
 	// Build the variant with the production template into the staging repository.
 	dir := t.TempDir()
 	p := testenv.LoadPlan(t, dir, fmt.Sprintf(`repository: %[1]s/e2e/pytorch
-defaults: {base: "%[2]s", index_url: "%[3]s", pip_index_url: "%[3]s"}
+defaults: {base: "%[2]s", index_url: "%[3]s", pip_index_url: "%[3]s", compiler: false} # the test base has no apt-get
 include:
   - {torch: "2.9.1", cuda: "12.8", os: debian12, python: "3.11"}
 tags:

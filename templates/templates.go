@@ -1,5 +1,6 @@
 // Package templates renders a variant's build context: the Dockerfile from a template,
-// the Python installer, the in-image self-check and the facts file it reads.
+// the Python installer, pip's torch constraint, the in-image self-check and the facts file it
+// reads.
 package templates
 
 import (
@@ -24,6 +25,34 @@ var embedded embed.FS
 
 // DockerfileTemplate is the name of the Dockerfile template in a template directory.
 const DockerfileTemplate = "Dockerfile.tmpl"
+
+// PythonStage names the default template's first stage: the base image with Python and the
+// virtual environment /opt/venv, before torch (torchimg lock runs pip's resolver on it).
+const PythonStage = "python"
+
+// PipCache is the id of the cache mount that holds pip's cache in the default template's pip
+// steps (one download per wheel per daemon; the cache is never part of an image).
+const PipCache = "torchimg-pip"
+
+// PipCacheID is that cache as LLB names it: the Dockerfile frontend puts its cache namespace (none)
+// and a / before the Dockerfile's id. Raw LLB that mounts PipCacheID shares pip's cache with builds.
+const PipCacheID = "/" + PipCache
+
+// SecretNetrc is the BuildKit secret the default template mounts at /root/.netrc in every pip
+// step, so that pip authenticates to private indexes with no credentials in the matrix, an ARG,
+// an ENV or a layer (torchimg build --secret id=netrc,src=FILE).
+const SecretNetrc = "netrc"
+
+// ExtraInstalls are the requirements pip installs after torch, in one step constrained to the
+// variant's torch: ninja in devel images (torch.utils.cpp_extension builds in parallel with it),
+// then the matrix's extra_packages.
+func ExtraInstalls(v *matrix.Variant) []string {
+	var out []string
+	if v.Flavor == "devel" {
+		out = append(out, "ninja")
+	}
+	return append(out, v.ExtraPackages...)
+}
 
 // Context is a rendered build context: file name → content (all at the top level).
 type Context struct {
@@ -65,8 +94,17 @@ type Data struct {
 	Env          []KV // sorted
 	Labels       []KV // sorted
 	TemplateName string
+	// PythonStage, PipCache and SecretNetrc are the constants of the same names.
+	PythonStage, PipCache, SecretNetrc string
+	// ExtraInstalls is ExtraInstalls(V).
+	ExtraInstalls []string
+	// TorchVersion is torch as pip installs it, with its local version (2.9.1+cu128): the
+	// Dockerfile's TORCH_VERSION and the torch pin of constraints.txt.
+	TorchVersion string
 	// ImageEnv is where the facts file goes in the image (imageenv.Path).
 	ImageEnv string
+	// TorchLock and ExtrasLock name the requirement files of a locked variant (V.Pins).
+	TorchLock, ExtrasLock string
 }
 
 func sortedKV(m map[string]string) []KV {
@@ -132,7 +170,9 @@ func Render(p *matrix.Plan, v *matrix.Variant) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := Data{V: v, Plan: p, Env: sortedKV(v.Env), Labels: sortedKV(v.Labels), TemplateName: name, ImageEnv: imageenv.Path}
+	data := Data{V: v, Plan: p, Env: sortedKV(v.Env), Labels: sortedKV(v.Labels), TemplateName: name,
+		PythonStage: PythonStage, PipCache: PipCache, SecretNetrc: SecretNetrc, ExtraInstalls: ExtraInstalls(v),
+		TorchVersion: v.Torch + "+" + v.TorchVariant, ImageEnv: imageenv.Path, TorchLock: TorchLockFile, ExtrasLock: ExtrasLockFile}
 	ctx := &Context{Files: map[string][]byte{}}
 	for fname, b := range src {
 		if !strings.HasSuffix(fname, ".tmpl") {
@@ -153,7 +193,29 @@ func Render(p *matrix.Plan, v *matrix.Variant) (*Context, error) {
 		return nil, fmt.Errorf("template %s has no %s", name, DockerfileTemplate)
 	}
 	ctx.Files[path.Base(imageenv.Path)] = imageEnv(p, v)
+	if v.Pins != nil {
+		ctx.Files[TorchLockFile] = pinFile(v, "torch", v.Pins.Torch)
+		if len(v.Pins.Extras) > 0 {
+			ctx.Files[ExtrasLockFile] = pinFile(v, "extras", v.Pins.Extras)
+		}
+	}
 	return ctx, nil
+}
+
+// The requirement files of a locked variant in its build context.
+const (
+	TorchLockFile  = "torch.lock.txt"
+	ExtrasLockFile = "extras.lock.txt"
+)
+
+// pinFile is a pip requirements file of exact files: "name @ URL --hash=sha256:...".
+func pinFile(v *matrix.Variant, step string, pins []matrix.Pin) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# The %s step of %s, from its lock file: pip install --require-hashes --no-deps -r this.\n", step, v.ID)
+	for _, p := range pins {
+		fmt.Fprintf(&b, "%s @ %s --hash=sha256:%s\n", p.Name, p.URL, p.SHA256)
+	}
+	return b.Bytes()
 }
 
 // imageEnv is the facts file the in-image self-check reads.

@@ -62,7 +62,7 @@ func TestContextFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"Dockerfile", "install-python.sh", "torchimg-entrypoint.sh", "selfcheck.sh", "image.env"} {
+	for _, f := range []string{"Dockerfile", "install-python.sh", "constraints.txt", "torchimg-entrypoint.sh", "selfcheck.sh", "image.env"} {
 		if len(c.Files[f]) == 0 {
 			t.Errorf("context lacks %s", f)
 		}
@@ -75,6 +75,10 @@ func TestContextFiles(t *testing.T) {
 		if !strings.Contains(env, want) {
 			t.Errorf("image.env lacks %s:\n%s", want, env)
 		}
+	}
+	// Extras are installed under a constraint that keeps the variant's torch.
+	if !strings.Contains(string(c.Files["constraints.txt"]), "\ntorch==2.9.1+cu128\n") {
+		t.Errorf("constraints.txt does not pin torch:\n%s", c.Files["constraints.txt"])
 	}
 	// A $ in a label reaches the image literally, not as a build-time variable.
 	if !strings.Contains(string(c.Dockerfile()), `org.example.cost-center="ml-\$infra"`) {
@@ -109,5 +113,21 @@ func TestQuote(t *testing.T) {
 		if got := Quote(in); got != want {
 			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// compiler: false leaves gcc, g++ and Python's headers out, and the Dockerfile says what that costs.
+func TestNoCompiler(t *testing.T) {
+	p := plan(t)
+	v, _ := p.Variant("2.9.1-cu128-py3.12-runtime-ubuntu24.04")
+	nc := *v
+	nc.Compiler = false
+	c, err := Render(p, &nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(c.Dockerfile())
+	if !strings.Contains(df, `install-python.sh "${PYTHON_VERSION}" no-compiler`) || !strings.Contains(df, `torch.compile fails with "Failed to find C compiler"`) {
+		t.Errorf("compiler: false not rendered:\n%s", df)
 	}
 }

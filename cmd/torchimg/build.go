@@ -22,9 +22,18 @@ written as an OCI image layout into --oci-dir/<variant> when no staging reposito
 
 One failing variant never stops the others; the summary lists every variant, and the exit status
 is 1 when any failed. With several --builder addresses, variants are spread over them and variants
-sharing a base image stay on one builder. Ctrl-C cancels every build.`,
+sharing a base image stay on one builder. Ctrl-C cancels every build.
+
+With a lock file beside the matrix (matrix.lock, from torchimg lock), every variant builds FROM its
+locked base digest and installs exactly its locked wheels (pip --require-hashes --no-deps); a lock
+that does not fit the matrix is an error naming the variant. --update-lock refreshes it first.
+
+Private package indexes get their credentials as a BuildKit secret, never in the matrix:
+--secret id=netrc,src=FILE mounts FILE (a netrc: machine HOST login USER password TOKEN) at
+/root/.netrc in every pip step of the default template, and nowhere in the image.`,
 		Example: `  torchimg build --builder unix:///run/buildkit/buildkitd.sock --oci-dir dist/oci
   torchimg build --stage ghcr.io/acme/pytorch-staging --only torch=2.9.* --report build.json
+  torchimg build --secret id=netrc,src=$HOME/.netrc --oci-dir dist/oci
   torchimg build --builder tcp://bk1:1234 --builder tcp://bk2:1234 --tls-ca ca.pem --jobs 8 \
     --cache-from type=registry,ref=ghcr.io/acme/cache:{id} --cache-to type=registry,ref=ghcr.io/acme/cache:{id},mode=max`,
 		Args: cobra.NoArgs,
@@ -36,6 +45,11 @@ sharing a base image stay on one builder. Ctrl-C cancels every build.`,
 			o, err := a.buildOptions(rc)
 			if err != nil {
 				return err
+			}
+			if a.v.GetBool("update-lock") {
+				if err := a.updateLock(cmd.Context(), rc, o); err != nil {
+					return err
+				}
 			}
 			p, vs, _, err := a.selected()
 			if err != nil {
@@ -84,7 +98,11 @@ func (a *app) selection() (*matrix.Plan, []*matrix.Variant, matrix.Filter, error
 	if err != nil {
 		return nil, nil, f, err
 	}
-	return p, f.Apply(p.Variants), f, nil
+	vs := f.Apply(p.Variants)
+	if err := a.useLock(p, vs); err != nil {
+		return nil, nil, f, err
+	}
+	return p, vs, f, nil
 }
 
 // selected is selection for commands that build: selecting nothing is an error.

@@ -9,8 +9,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torchimg/torchimg/fingerprint"
+	"github.com/torchimg/torchimg/internal/registry"
+	"github.com/torchimg/torchimg/internal/termtext"
+	"github.com/torchimg/torchimg/lock"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/publish"
+	"github.com/torchimg/torchimg/pyindex"
 	"github.com/torchimg/torchimg/report"
 )
 
@@ -72,7 +76,7 @@ Exit status: 0 published, 1 anything failed or floating tags were held, 2 usage 
 	}
 	addPublishFlags(cmd)
 	cmd.Flags().StringSlice("report", nil, "build report to publish (repeatable; required)")
-	cmd.Flags().String("matrix", "", "the matrix the reports were built from: checks that every variant of the plan is in a report before floating tags move")
+	addMatrixFileFlag(cmd.Flags(), "", "the matrix the reports were built from: checks that every variant of the plan is in a report before floating tags move (--matrix is another name for it)", matrixAliases...)
 	return cmd
 }
 
@@ -86,7 +90,7 @@ func (a *app) publishDone(out *publish.Outcome, err error) error {
 	if out.Unchecked {
 		fmt.Fprintln(a.err, "note: these reports do not list their plan's variants and no --matrix was given, so publish cannot check that every variant was built; floating tags move if every reported variant passed")
 	}
-	if werr := publish.WriteActions(a.out, res.Actions); werr != nil {
+	if werr := publish.WriteActions(a.out, res.Actions, !out.DryRun); werr != nil {
 		return werr
 	}
 	if p := a.v.GetString("record"); p != "" {
@@ -111,7 +115,7 @@ func (a *app) publishDone(out *publish.Outcome, err error) error {
 		}
 	}
 	for _, e := range res.Errors {
-		fmt.Fprintf(a.err, "error: %s\n", e)
+		fmt.Fprintf(a.err, "error: %s\n", termtext.Escape(e))
 	}
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
@@ -169,14 +173,52 @@ func (a *app) planDiff(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
+	// The lock's drift: what moved under it since it was written (the build still uses the lock).
+	var drift []lock.Drift
+	var notes []string
+	if f := a.lockUsed; f != nil {
+		bd, err := lock.BaseDrift(ctx, f, vs, fingerprint.NewResolver(rc))
+		if err != nil {
+			return &exitError{code: exitFailed, err: err}
+		}
+		wd, n, err := lock.WheelDrift(ctx, f, vs, &pyindex.Client{UserAgent: registry.UserAgent})
+		if err != nil {
+			return &exitError{code: exitFailed, err: err}
+		}
+		drift, notes = append(bd, wd...), n
+	}
 	if a.v.GetString("output") == "json" {
 		enc := json.NewEncoder(a.out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"repository": repo, "actions": d.Actions, "variants": d.Variants})
+		out := map[string]any{"repository": repo, "actions": d.Actions, "variants": d.Variants}
+		if a.lockUsed != nil {
+			if drift == nil {
+				drift = []lock.Drift{}
+			}
+			out["lock"] = map[string]any{"file": a.lockUsed.Path(), "drift": drift, "notes": notes}
+		}
+		return enc.Encode(out)
 	}
-	if err := publish.WriteActions(a.out, d.Actions); err != nil {
+	if err := publish.WriteActions(a.out, d.Actions, false); err != nil {
 		return err
 	}
 	fmt.Fprintln(a.out)
-	return publish.WriteChanges(a.out, d.Variants)
+	if err := publish.WriteChanges(a.out, d.Variants); err != nil {
+		return err
+	}
+	if a.lockUsed != nil {
+		fmt.Fprintf(a.out, "\nLock %s: ", a.lockUsed.Path())
+		if len(drift) == 0 {
+			fmt.Fprintln(a.out, "no drift (the bases and wheels it names are unchanged)")
+		} else {
+			fmt.Fprintf(a.out, "%d drift(s); these builds use the lock until torchimg lock refreshes it\n", len(drift))
+			for _, dr := range drift {
+				fmt.Fprintln(a.out, "  "+termtext.Escape(dr.Message))
+			}
+		}
+		for _, n := range notes {
+			fmt.Fprintln(a.out, "  note: "+termtext.Escape(n))
+		}
+	}
+	return nil
 }

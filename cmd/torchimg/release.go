@@ -12,7 +12,7 @@ import (
 
 func (a *app) releaseCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "release",
+		Use:   "release [MATRIX]",
 		Short: "plan → build → (GPU smoke) → publish, in one command for CI",
 		Long: `release validates the matrix, builds the selected variants (pushed by digest to --stage after
 their probe passed), optionally runs the GPU smoke tests on this host (--gpu auto|on), and publishes
@@ -27,7 +27,7 @@ Exit status: 0 everything published; 1 the matrix is invalid, a build, smoke tes
 failed, or floating tags were held; 2 usage error.`,
 		Example: `  torchimg release --builder tcp://buildkitd:1234 --stage ghcr.io/acme/staging --registry ghcr.io/acme/pytorch-cuda
   torchimg release --shard 2/4 --stage ghcr.io/acme/staging --report build-2.json --gpu on`,
-		Args: cobra.NoArgs,
+		Args: matrixArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if a.v.GetString("stage") == "" {
 				return usageErrorf("release needs --stage REPO: images are pushed by digest to a staging repository, then promoted")
@@ -42,6 +42,11 @@ failed, or floating tags were held; 2 usage error.`,
 			o := release.Options{Publish: a.publishOptions(rc)}
 			if o.Build, err = a.buildOptions(rc); err != nil {
 				return err
+			}
+			if a.v.GetBool("update-lock") {
+				if err := a.updateLock(cmd.Context(), rc, o.Build); err != nil {
+					return err
+				}
 			}
 			so, closeRunner, err := a.smokeOptions(rc)
 			if err != nil {

@@ -11,14 +11,15 @@ import (
 
 func (a *app) renderCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "render",
+		Use:   "render [MATRIX]",
 		Short: "Print a variant's Dockerfile, or write every variant's build context",
 		Long: `render prints the Dockerfile of the one variant selected with --only, for review, or with --out DIR
 writes the build context of every selected variant into DIR/<variant id>/ (Dockerfile, install-python.sh,
 the self-check scripts and image.env). The files are what 'torchimg build' sends to BuildKit.`,
 		Example: `  torchimg render --only torch=2.9.1,cuda=12.8,os=ubuntu24.04,flavor=runtime
-  torchimg render --out dist/contexts`,
-		Args: cobra.NoArgs,
+  torchimg render --out dist/contexts
+  torchimg render examples/offline/matrix.yaml --only id=2.13.0-cu130-py3.11-runtime-debian12`,
+		Args: matrixArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, vs, _, err := a.selection()
 			if err != nil {
@@ -62,6 +63,7 @@ the self-check scripts and image.env). The files are what 'torchimg build' sends
 	}
 	addMatrixFlag(cmd.Flags())
 	addFilterFlags(cmd.Flags())
+	addLockFlags(cmd.Flags())
 	cmd.Flags().String("out", "", "write every selected variant's build context into DIR/<variant id>/")
 	return cmd
 }

@@ -38,7 +38,11 @@ func addRegistryFlags(cmd *cobra.Command) {
 
 // registry is the registry client of this command.
 func (a *app) registry() (*registry.Client, error) {
-	return registry.New(registry.Options{Retries: a.v.GetInt("retries"), Insecure: a.v.GetBool("insecure-registry")})
+	retries := a.v.GetInt("retries")
+	if retries == 0 {
+		retries = -1 // --retries 0: no retry (Options.Retries 0 is the default)
+	}
+	return registry.New(registry.Options{Retries: retries, Insecure: a.v.GetBool("insecure-registry")})
 }
 
 func addBuilderFlags(cmd *cobra.Command, usage string) {
@@ -76,6 +80,9 @@ func addBuildFlags(cmd *cobra.Command) {
 	fs.Int64("source-date-epoch", -1, "timestamp of every file and of `created` (default: $SOURCE_DATE_EPOCH, else each base image's creation time)")
 	fs.Bool("no-cache", false, "do not use the daemon's build cache")
 	fs.Bool("rebuild", false, "build every variant, even when an image with the same inputs is in the staging or release repository")
+	fs.StringArray("secret", nil, "a secret for the build's secret mounts (repeatable): id=netrc,src=FILE gives pip a netrc for private indexes; never in the image")
+	fs.Bool("update-lock", false, "resolve the lock file again (torchimg lock) before building from it")
+	addLockFlags(fs)
 	addRegistryFlags(cmd)
 }
 
@@ -89,9 +96,13 @@ func (a *app) buildOptions(rc *registry.Client) (build.RunOptions, error) {
 	if jobs < 1 {
 		return build.RunOptions{}, usageErrorf("--jobs must be at least 1")
 	}
+	secrets, err := build.ParseSecrets(a.v.GetStringSlice("secret"))
+	if err != nil {
+		return build.RunOptions{}, usageErrorf("%w", err)
+	}
 	addrs, tls := a.builders()
 	return build.RunOptions{
-		Builders: addrs, TLS: tls,
+		Builders: addrs, TLS: tls, Secrets: secrets,
 		Output: build.Output{StageRepo: a.v.GetString("stage"), OCIDir: a.v.GetString("oci-dir"), Insecure: a.v.GetBool("insecure-registry")},
 		Cache:  build.Cache{From: cacheSpecs(a.v.GetStringSlice("cache-from")), To: cacheSpecs(a.v.GetStringSlice("cache-to"))},
 		Jobs:   jobs, Epoch: a.sourceDateEpoch(), Revision: a.revision(), NoCache: a.v.GetBool("no-cache"), Rebuild: a.v.GetBool("rebuild"),
@@ -107,12 +118,17 @@ func addPublishFlags(cmd *cobra.Command) {
 	fs.Bool("dry-run", false, "show what would be created, moved and left; change nothing")
 	fs.String("record", "", "write the release record (JSON) here")
 	fs.String("record-md", "", "write the release record (Markdown) here; it also goes to $GITHUB_STEP_SUMMARY when set")
+	fs.Duration("lease-wait", publish.DefaultLeaseWait, "how long to wait for another publish's lease on the release repository (tag "+publish.LeaseTag+") before failing; 0 fails at once")
 	addRegistryFlags(cmd)
 }
 
 func (a *app) publishOptions(rc *registry.Client) publish.RunOptions {
+	wait := a.v.GetDuration("lease-wait")
+	if wait == 0 {
+		wait = -1 // do not wait
+	}
 	return publish.RunOptions{Repository: a.v.GetString("registry"), Client: rc, Force: a.v.GetBool("force"),
-		DryRun: a.v.GetBool("dry-run"), Log: a.log}
+		DryRun: a.v.GetBool("dry-run"), Lease: publish.LeaseOptions{Wait: wait}, Log: a.log}
 }
 
 // addSmokeFlags registers the flags smokeOptions reads. The builder and TLS flags are added

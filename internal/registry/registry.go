@@ -215,6 +215,11 @@ func (c *Client) Tag(ctx context.Context, tag name.Tag, at name.Digest) error {
 	})
 }
 
+// Write pushes img (its blobs and manifest) under tag.
+func (c *Client) Write(ctx context.Context, tag name.Tag, img v1.Image) error {
+	return c.Retry(ctx, func() error { return remote.Write(tag, img, c.Remote(ctx)...) })
+}
+
 // Copy puts the image or index src into dst (a digest reference in the target repository).
 // Blobs already there are skipped and the others are mounted from src's repository when the
 // registry allows it. The digest of src must be want.

@@ -32,6 +32,9 @@ type TorchWheel struct {
 	CUDNN   string `yaml:"cudnn"`   // "9.10.2.21", or "" for none
 	NCCL    string `yaml:"nccl"`    // "2.27.5", or "" for none
 	Archs   string `yaml:"archs"`   // TORCH_CUDA_ARCH_LIST form "7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX", or ""
+	// Requires are the wheel's dependencies (Requires-Dist), e.g. "torchimg-fixture-dep==1.0";
+	// the index must serve them too (AddPackage).
+	Requires []string `yaml:"requires"`
 }
 
 // Index is a PEP 503 "simple" package index on 127.0.0.1 that serves fixture wheels.
@@ -39,13 +42,18 @@ type TorchWheel struct {
 // Everything is listed under /simple/<project>/ (the Env's IndexURL). Each torch wheel with a local
 // version label (2.9.1+cu128) is also listed under /<label>/simple/torch/ (VariantURL), which is how
 // download.pytorch.org separates CUDA variants: in one index pip picks the highest local label for
-// torch==2.9.1. Wheels are served from /files/<filename>; Requests counts those downloads.
+// torch==2.9.1. Wheels are served from /files/<filename> with the caching headers of
+// files.pythonhosted.org (an ETag and a year's max-age, immutable); Requests counts those
+// downloads, Downloads those of one file.
 type Index struct {
-	base     string // "http://127.0.0.1:PORT"
-	mu       sync.Mutex
-	projects map[string]map[string]*wheel // normalized project -> filename -> wheel
-	requests atomic.Int64
-	fixture  string // testdata/fixture-torch, found lazily
+	base      string // "http://127.0.0.1:PORT"
+	mu        sync.Mutex
+	projects  map[string]map[string]*wheel // normalized project -> filename -> wheel
+	downloads map[string]int               // filename -> GET requests
+	auth      string                       // "user:password" that every request must carry (RequireBasicAuth), or ""
+	refused   int                          // requests refused for want of it
+	requests  atomic.Int64
+	fixture   string // testdata/fixture-torch, found lazily
 }
 
 type wheel struct {
@@ -56,7 +64,7 @@ type wheel struct {
 }
 
 func newIndex(base string) *Index {
-	return &Index{base: base, projects: map[string]map[string]*wheel{}}
+	return &Index{base: base, projects: map[string]map[string]*wheel{}, downloads: map[string]int{}}
 }
 
 // URL is the index root for pip's --index-url ("http://127.0.0.1:PORT/simple").
@@ -68,6 +76,29 @@ func (ix *Index) VariantURL(label string) string { return ix.base + "/" + label 
 
 // Requests reports how many wheel downloads the index has served.
 func (ix *Index) Requests() int { return int(ix.requests.Load()) }
+
+// Downloads reports how many times the wheel filename (torch-2.9.1+cu128-py3-none-any.whl) was
+// downloaded.
+func (ix *Index) Downloads(filename string) int {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.downloads[filename]
+}
+
+// RequireBasicAuth makes every request need HTTP basic auth with user and password (401
+// otherwise), like a private index; Refused counts the requests turned away.
+func (ix *Index) RequireBasicAuth(user, password string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.auth = user + ":" + password
+}
+
+// Refused reports how many requests RequireBasicAuth turned away.
+func (ix *Index) Refused() int {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.refused
+}
 
 var (
 	torchVersionRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+){1,3}((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?(\+[a-z0-9]+(\.[a-z0-9]+)*)?$`)
@@ -132,7 +163,7 @@ func (ix *Index) AddTorch(w TorchWheel) error {
 	if _, ok := files["torch/__init__.py"]; !ok {
 		return fmt.Errorf("fixture torch: %s has no torch/__init__.py", dir)
 	}
-	wh, err := buildWheel("torch", w.Version, "fixture torch (test fixture, NOT PyTorch)", files)
+	wh, err := buildWheel("torch", w.Version, "fixture torch (test fixture, NOT PyTorch)", files, w.Requires...)
 	if err != nil {
 		return err
 	}
@@ -165,6 +196,23 @@ func (ix *Index) AddPackage(name, ver string) error {
 	return nil
 }
 
+// Replace serves other bytes under a listed file name (a wheel replaced on its index: the page
+// then lists the new sha256). It fails when no project lists the file.
+func (ix *Index) Replace(filename string, data []byte) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, ws := range ix.projects {
+		for _, w := range ws {
+			if w.filename == filename {
+				sum := sha256.Sum256(data)
+				w.data, w.sha256 = data, hex.EncodeToString(sum[:])
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("fixture index: no file %s", filename)
+}
+
 func (ix *Index) add(project string, w *wheel) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -179,11 +227,15 @@ func normalize(name string) string { return strings.ToLower(normalizeRE.ReplaceA
 
 // buildWheel writes a py3-none-any wheel (a zip with a .dist-info) with fixed timestamps, so the
 // same inputs give the same bytes and sha256.
-func buildWheel(project, ver, summary string, files map[string][]byte) (*wheel, error) {
+func buildWheel(project, ver, summary string, files map[string][]byte, requires ...string) (*wheel, error) {
 	dist := strings.ReplaceAll(normalize(project), "-", "_")
 	filename := fmt.Sprintf("%s-%s-py3-none-any.whl", dist, ver)
 	info := fmt.Sprintf("%s-%s.dist-info/", dist, ver)
-	files[info+"METADATA"] = fmt.Appendf(nil, "Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: %s\n", project, ver, summary)
+	meta := fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: %s\n", project, ver, summary)
+	for _, r := range requires {
+		meta += "Requires-Dist: " + r + "\n"
+	}
+	files[info+"METADATA"] = []byte(meta)
 	files[info+"WHEEL"] = []byte("Wheel-Version: 1.0\nGenerator: torchimg-testenv\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
 	names := make([]string, 0, len(files)+1)
 	for n := range files {
@@ -226,6 +278,16 @@ func (ix *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	ix.mu.Lock()
+	auth := ix.auth
+	if user, pass, _ := r.BasicAuth(); auth != "" && user+":"+pass != auth {
+		ix.refused++
+		ix.mu.Unlock()
+		w.Header().Set("WWW-Authenticate", `Basic realm="torchimg test index"`)
+		http.Error(w, "authentication required", http.StatusUnauthorized)
+		return
+	}
+	ix.mu.Unlock()
 	p := r.URL.Path
 	if name, ok := strings.CutPrefix(p, "/files/"); ok {
 		ix.serveFile(w, r, name)
@@ -318,8 +380,13 @@ func (ix *Index) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 	}
 	if r.Method == http.MethodGet {
 		ix.requests.Add(1)
+		ix.mu.Lock()
+		ix.downloads[name]++
+		ix.mu.Unlock()
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("ETag", `"`+found.sha256+`"`)
+	w.Header().Set("Cache-Control", "max-age=365000000, immutable, public")
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(found.data))
 }
 

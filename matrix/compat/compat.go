@@ -30,6 +30,10 @@ var defaultDB = sync.OnceValues(func() (*DB, error) { return Load(embedded, Embe
 // Default returns the embedded database (parsed once).
 func Default() (*DB, error) { return defaultDB() }
 
+// DataDate is the day the data was sourced (the newest upstream state read), YYYY-MM-DD;
+// "" when the data does not say.
+func (db *DB) DataDate() string { return db.dataDate }
+
 // Fact is one sourced value. Verified=false or Value=="" means unknown; Note says why
 // (for RequireCUDA an unverified Fact may still carry a conservative Value).
 type Fact struct {
@@ -61,6 +65,7 @@ type DB struct {
 	images        map[string]*image
 	brands        map[string][]string
 	brandsSource  string
+	dataDate      string // YYYY-MM-DD, "" when the data does not say
 	gpuArchs      []string
 	driverCUDA    map[int]Fact // driver branch -> the CUDA version it reports
 	branches      []int        // ascending

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/torchimg/torchimg/internal/version"
 	"go.yaml.in/yaml/v3"
@@ -24,6 +25,7 @@ type fileFact struct {
 }
 
 type fileDB struct {
+	DataDate     string              `yaml:"data_date"`
 	Brands       map[string][]string `yaml:"brands"`
 	BrandsSource string              `yaml:"brands_source"`
 	OS           []fileOS            `yaml:"os"`
@@ -390,6 +392,15 @@ func (v *validator) build(f *fileDB) *DB {
 	}
 	v.source([]any{"brands_source"}, "brands", f.BrandsSource)
 	db.brandsSource = f.BrandsSource
+
+	// data_date (optional): a real calendar day, YYYY-MM-DD.
+	if f.DataDate != "" {
+		if _, err := time.Parse(time.DateOnly, f.DataDate); err != nil {
+			v.errorf([]any{"data_date"}, "data_date %q: want the day the data was sourced as YYYY-MM-DD, e.g. 2026-08-21", f.DataDate)
+		} else {
+			db.dataDate = f.DataDate
+		}
+	}
 
 	// os
 	for i, o := range f.OS {

@@ -2,35 +2,49 @@
 # Edit the matrix or the template (embedded default template), not this file.
 # Built with BuildKit's built-in Dockerfile frontend (no syntax line: nothing to pull).
 ARG BASE_IMAGE="nvidia/cuda:12.8.1-devel-ubuntu24.04"
-FROM ${BASE_IMAGE}
-
-SHELL ["/bin/sh", "-eu", "-c"]
-# Build-only settings: ARGs reach the RUN steps but not the image's environment. With
-# SOURCE_DATE_EPOCH (torchimg sets it) Python writes hash-based byte code, so an install writes
-# the same bytes every time; no byte code is written while pip itself runs.
+# Build-only settings: ARGs reach the RUN steps of the stages that name them, but not the image's
+# environment. With SOURCE_DATE_EPOCH (torchimg sets it) Python writes hash-based byte code, so an
+# install writes the same bytes every time; no byte code is written while pip itself runs.
 ARG DEBIAN_FRONTEND=noninteractive \
-    PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SOURCE_DATE_EPOCH
-ENV PYTHONUNBUFFERED=1
 
-# Python 3.12 and a virtual environment in /opt/venv (the OS's own Python when it has it).
-# Each ARG comes just before the step that uses it, so variants that share the base image and
-# Python share this layer.
+# The python stage: Python 3.12 and a virtual environment in /opt/venv (the OS's own Python when it
+# has it); torchimg lock resolves wheels here. Each ARG comes just before the step that uses it, so
+# variants that share the base image and Python share this layer.
+# gcc, g++ and Python's headers come in the same apt step: torch.compile (Triton, Inductor) compiles
+# C at run time and fails with "Failed to find C compiler" without them (compiler: false leaves them out).
+FROM ${BASE_IMAGE} AS python
+SHELL ["/bin/sh", "-eu", "-c"]
+ARG DEBIAN_FRONTEND PIP_DISABLE_PIP_VERSION_CHECK PYTHONDONTWRITEBYTECODE SOURCE_DATE_EPOCH
+ENV PYTHONUNBUFFERED=1
 COPY --chmod=0755 install-python.sh /usr/local/lib/torchimg/install-python.sh
 ARG PYTHON_VERSION=3.12
-RUN /usr/local/lib/torchimg/install-python.sh "${PYTHON_VERSION}" devel
+RUN /usr/local/lib/torchimg/install-python.sh "${PYTHON_VERSION}" compiler
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:${PATH}
 
-# torch from the PyTorch index of its CUDA variant (cu128); its wheels bring cuBLAS, cuDNN and NCCL.
+# The image: torch from the PyTorch index of its CUDA variant (cu128); its wheels bring cuBLAS,
+# cuDNN and NCCL. Each pip step mounts pip's cache (shared by the daemon's builds, never part of
+# the image: one download per wheel per daemon) and, when the build has one, a netrc for private
+# indexes (torchimg build --secret id=netrc,src=FILE: a secret, never an ARG, ENV or layer).
+FROM python
+ARG PIP_DISABLE_PIP_VERSION_CHECK PYTHONDONTWRITEBYTECODE SOURCE_DATE_EPOCH
 ARG TORCH_VERSION=2.9.1+cu128
 ARG TORCH_INDEX_URL="https://download.pytorch.org/whl/cu128"
-RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+RUN --mount=type=cache,id=torchimg-pip,target=/root/.cache/pip,sharing=locked \
+    --mount=type=secret,id=netrc,target=/root/.netrc \
+    pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+# What pip installs after torch (ninja: torch.utils.cpp_extension builds extensions in parallel with it),
+# constrained to torch==2.9.1+cu128 (constraints.txt): a package that needs another torch fails
+# the build instead of replacing it.
 ARG TORCHIMG_PIP_INDEX_URL=""
-ARG TORCHIMG_EXTRA_PACKAGES="numpy triton>=3,<4"
-RUN set -f; pip install ${TORCHIMG_PIP_INDEX_URL:+--index-url "${TORCHIMG_PIP_INDEX_URL}"} ${TORCHIMG_EXTRA_PACKAGES}
+ARG TORCHIMG_EXTRA_PACKAGES="ninja numpy triton>=3,<4"
+RUN --mount=type=cache,id=torchimg-pip,target=/root/.cache/pip,sharing=locked \
+    --mount=type=secret,id=netrc,target=/root/.netrc \
+    --mount=type=bind,source=constraints.txt,target=/run/torchimg/constraints.txt \
+    set -f; pip install --constraint /run/torchimg/constraints.txt ${TORCHIMG_PIP_INDEX_URL:+--index-url "${TORCHIMG_PIP_INDEX_URL}"} ${TORCHIMG_EXTRA_PACKAGES}
 
 # Build CUDA extensions for the same GPUs as the torch wheel.
 ENV CUDA_HOME=/usr/local/cuda \
