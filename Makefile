@@ -24,9 +24,12 @@ test: prereqs
 unit:
 	$(GO) test -short ./...
 
-demo: build prereqs
+# The demo needs no Docker engine and no real torch: only the steps it uses.
+demo: build
+	bash hack/prereqs.sh tools buildkitd base
 	$(GO) build -o bin/devenv ./internal/testenv/devenv
 	$(GO) build -o bin/writelayout ./internal/testenv/cudaimage/writelayout
+	$(GO) build -o bin/rebase ./internal/testenv/cudaimage/rebase
 	bin/devenv -wheels examples/offline/wheels.yaml -- bash hack/demo.sh
 
 fuzz:
@@ -35,7 +38,8 @@ fuzz:
 bench:
 	$(GO) test ./matrix -run '^$$' -bench . -benchtime 5x
 
-bench-build: build prereqs
+bench-build: build
+	bash hack/prereqs.sh tools buildkitd base
 	$(GO) build -o bin/torchimg ./cmd/torchimg && $(GO) run ./internal/testenv/benchbuild -torchimg bin/torchimg
 
 clean:

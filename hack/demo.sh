@@ -16,15 +16,21 @@ $T validate -f "$M"
 step "plan: variants, tags, minimum drivers"
 $T plan -f "$M"
 
-step "render one Dockerfile for review"
-$T render -f "$M" --only id=2.13.0-cu130-py3.11-runtime-debian12 | sed -n '1,30p'
+step "lock: every variant's base digest and exact wheels (pip resolves on the daemon), into dist/matrix.lock"
+$T lock -f "$M" --lock dist/matrix.lock --builder "$TORCHIMG_BUILDER"
+sed -n '1,40p' dist/matrix.lock
+echo "..."
+$T lock -f "$M" --lock dist/matrix.lock --check
+
+step "render one Dockerfile for review (from the lock: FROM base@sha256, pip --require-hashes --no-deps)"
+$T render -f "$M" --lock dist/matrix.lock --only id=2.13.0-cu130-py3.11-runtime-debian12 | sed -n '1,30p'
 echo "..."
 
 step "what a publish would change (nothing is published yet)"
-$T plan -f "$M" --diff
+$T plan -f "$M" --lock dist/matrix.lock --diff
 
 step "build all variants through BuildKit; each image is probed before it is pushed to staging"
-$T build -f "$M" --builder "$TORCHIMG_BUILDER" --stage "$REG/torchimg-demo/staging" \
+$T build -f "$M" --lock dist/matrix.lock --builder "$TORCHIMG_BUILDER" --stage "$REG/torchimg-demo/staging" \
   --progress plain --report dist/build.json 2> >(grep -E '^\[|^#[0-9]+ \[|VARIANT|passed|failed|variant\(s\)|build report|^  ' >&2 || true)
 
 step "publish: copy by digest, immutable tags, then floating tags"
@@ -37,8 +43,8 @@ step "the release record"
 cat dist/release.md
 
 step "next week, nothing changed: plan --diff, then build + publish again (nothing is built, copied or tagged)"
-$T plan -f "$M" --diff | tail -n 12
-$T build -f "$M" --builder "$TORCHIMG_BUILDER" --stage "$REG/torchimg-demo/staging" \
+$T plan -f "$M" --lock dist/matrix.lock --diff | tail -n 12
+$T build -f "$M" --lock dist/matrix.lock --builder "$TORCHIMG_BUILDER" --stage "$REG/torchimg-demo/staging" \
   --progress quiet --report dist/build-2.json 2>&1 | grep -E 'VARIANT|unchanged|variant\(s\)' || true
 $T publish --report dist/build-2.json --matrix "$M" --record dist/release-2.json 2>&1 | tail -n 3
 
@@ -63,3 +69,11 @@ set -e
 
 step "inspect a published tag (manifest and config only, no layers)"
 $T inspect "$REG/torchimg-demo/pytorch-cuda:2.13-cu130"
+
+step "upstream rebuilds the base image under its tag: the lock shows the drift (exit 1) before any build"
+bin/rebase "$REG/torchimg-test/debian-python:bookworm"
+set +e
+$T lock -f "$M" --lock dist/matrix.lock --check
+echo "exit status: $?"
+set -e
+$T plan -f "$M" --lock dist/matrix.lock --diff | tail -n 4

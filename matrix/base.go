@@ -41,3 +41,10 @@ func parseNvidiaBase(ref string) (nvidiaBase, bool) {
 	}
 	return nvidiaBase{Toolkit: m[1], Flavor: m[2], OS: m[3]}, true
 }
+
+// NvidiaBaseTag reads ref as an nvidia/cuda tag (any registry): its toolkit ("12.8.1"), flavor
+// ("cudnn-runtime") and OS ("ubuntu24.04"); ok is false for another image.
+func NvidiaBaseTag(ref string) (toolkit, flavor, os string, ok bool) {
+	nb, ok := parseNvidiaBase(ref)
+	return nb.Toolkit, nb.Flavor, nb.OS, ok
+}

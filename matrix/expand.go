@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/torchimg/torchimg/matrix/compat"
 )
 
 // variantSource remembers where each value of a variant was written.
@@ -132,6 +134,9 @@ func checkSelectorPatterns(ds *Diagnostics, sel *Selector, what string) {
 			if strings.ContainsAny(p.Value, "\n\r\x00") {
 				ds.errorf(p.Pos, "%s.%s: control characters are not allowed", what, t.Field)
 			}
+			if t.Field == "cuda" && p.Value == Official {
+				ds.errorf(p.Pos, "%s.cuda: selectors match the variants' CUDA after expansion; %s is only a value of the cuda axis: write the CUDA minors (%q, \"13.*\") or %s", what, Official, "12.8", compat.CPU)
+			}
 			if t.Field != "torch" {
 				continue
 			}
@@ -145,9 +150,64 @@ func checkSelectorPatterns(ds *Diagnostics, sel *Selector, what string) {
 // MaxVariants bounds the expansion of one matrix.
 const MaxVariants = 100000
 
+// Official is the cuda axis value that stands for each torch release's own CUDA variants in the
+// compatibility data (compat.TorchRelease.Variants): `cuda: [official]` builds, per torch of the
+// torch axis, exactly the CUDA variants PyTorch ships for it. It mixes with explicit values
+// (`cuda: [official, cpu]`); exclude, overrides and tag selectors see the expanded values.
+const Official = "official"
+
+// Expansion is what one `official` of the cuda axis stood for, for one torch release: shown by
+// plan, so a maintainer sees which variants it made.
+type Expansion struct {
+	At    string   `json:"at"` // file:line:col of the `official` value
+	Torch string   `json:"torch"`
+	CUDA  []string `json:"cuda"`
+}
+
+// officialFunc returns a torch release's official CUDA minors, or why there are none.
+type officialFunc func(torch string) (cuda []string, why string)
+
+// axisCUDA is the cuda axis for one torch release: `official` replaced by the release's CUDA
+// variants (at the position of `official`), explicit values kept, each value once.
+func axisCUDA(ds *Diagnostics, cudas []Str, torch Str, official officialFunc, record func(Expansion)) (out []Str, fromOfficial map[string]bool) {
+	seen := map[string]bool{}
+	add := func(c Str) bool {
+		if seen[c.Value] {
+			return false
+		}
+		seen[c.Value] = true
+		out = append(out, c)
+		return true
+	}
+	for _, c := range cudas {
+		if c.Value != Official {
+			add(c)
+			continue
+		}
+		list, why := official(torch.Value)
+		if why != "" {
+			ds.errorf(c.Pos, "axes.cuda: %s stands for each torch release's own CUDA variants, but %s; list the CUDA minors of torch %s instead, e.g. cuda: [%q]", Official, why, clip(torch.Value), "12.8")
+			continue
+		}
+		for _, minor := range list {
+			if add(Str{Value: minor, Pos: c.Pos, Set: true}) {
+				if fromOfficial == nil {
+					fromOfficial = map[string]bool{}
+				}
+				fromOfficial[minor] = true
+			}
+		}
+		if record != nil {
+			record(Expansion{At: c.Pos.String(), Torch: torch.Value, CUDA: list})
+		}
+	}
+	return out, fromOfficial
+}
+
 // expand builds the variant list from axes, exclude and include, in a stable order.
-// Python left unset is filled later (it depends on the OS).
-func expand(f *File, ds *Diagnostics, osPython func(string) string) []*variantSource {
+// Python left unset is filled later (it depends on the OS). official resolves the cuda axis
+// value `official`; record (may be nil) is told what each one stood for.
+func expand(f *File, ds *Diagnostics, osPython func(string) string, official officialFunc, record func(Expansion)) []*variantSource {
 	defFlavor := Str{Value: "runtime", Pos: Pos{File: f.Path}, Set: true}
 	if f.Defaults.Flavor.Set {
 		defFlavor = f.Defaults.Flavor
@@ -190,23 +250,38 @@ func expand(f *File, ds *Diagnostics, osPython func(string) string) []*variantSo
 			if len(flavors) == 0 {
 				flavors = []Str{defFlavor}
 			}
-			n := 1
-			for _, l := range []int{len(a.Torch), len(a.CUDA), len(a.OS), len(pythons), len(flavors)} {
-				n *= l
-				if n > MaxVariants {
+			// The cuda axis per torch release (official differs per release), then the product.
+			cudaOf := make([][]Str, len(a.Torch))
+			officialOf := make([]map[string]bool, len(a.Torch))
+			n, cudaCount := 0, 0
+			for i, t := range a.Torch {
+				cudaOf[i], officialOf[i] = axisCUDA(ds, a.CUDA, t, official, record)
+				cudaCount = max(cudaCount, len(cudaOf[i]))
+				m := len(cudaOf[i])
+				for _, l := range []int{len(a.OS), len(pythons), len(flavors)} {
+					m *= l
+					if m > MaxVariants {
+						break
+					}
+				}
+				if n += m; n > MaxVariants {
 					break
 				}
 			}
 			if n > MaxVariants {
-				ds.errorf(a.Pos, "axes: %d × %d × %d × %d × %d combinations is more than %d", len(a.Torch), len(a.CUDA), len(a.OS), len(pythons), len(flavors), MaxVariants)
+				ds.errorf(a.Pos, "axes: %d × %d × %d × %d × %d combinations is more than %d", len(a.Torch), cudaCount, len(a.OS), len(pythons), len(flavors), MaxVariants)
 				return nil
 			}
-			for _, t := range a.Torch {
-				for _, c := range a.CUDA {
+			for i, t := range a.Torch {
+				for _, c := range cudaOf[i] {
+					name := "axes"
+					if officialOf[i][c.Value] {
+						name = "axes, cuda " + Official
+					}
 					for _, o := range a.OS {
 						for _, p := range pythons {
 							for _, fl := range flavors {
-								vs := &variantSource{torch: t, cuda: c, os: o, python: pyFor(p, o), flavor: fl, origin: a.Pos, originName: "axes"}
+								vs := &variantSource{torch: t, cuda: c, os: o, python: pyFor(p, o), flavor: fl, origin: a.Pos, originName: name}
 								if _, dup := seen[vs.key()]; dup {
 									continue // duplicate axis values are reported in validation
 								}
@@ -266,6 +341,10 @@ func expand(f *File, ds *Diagnostics, osPython func(string) string) []*variantSo
 		}
 		if len(missing) > 0 {
 			ds.errorf(inc.Pos, "%s: missing %s; an include entry names torch, cuda and os (python and flavor default like the axes)", what, strings.Join(missing, ", "))
+			continue
+		}
+		if inc.CUDA.Value == Official {
+			ds.errorf(inc.CUDA.Pos, "%s.cuda: %s is a value of the cuda axis (each torch release's own CUDA variants); an include entry names one variant: a CUDA minor like %q, or %s", what, Official, "12.8", compat.CPU)
 			continue
 		}
 		fl := inc.Flavor

@@ -52,7 +52,6 @@ func variantLabels(p *Plan, f *File, v *Variant, user []KV) map[string]string {
 		pre + LabelSchema:        SchemaVersion,
 		pre + LabelVariant:       v.ID,
 		pre + LabelTorchVersion:  v.Torch,
-		pre + LabelTorchCUDA:     v.CUDA,
 		pre + LabelTorchVariant:  v.TorchVariant,
 		pre + LabelPythonVersion: v.Python,
 		pre + LabelOS:            v.OS,
@@ -62,6 +61,10 @@ func variantLabels(p *Plan, f *File, v *Variant, user []KV) map[string]string {
 		if val != "" {
 			l[k] = val
 		}
+	}
+	if !v.CPU() {
+		// torch.version.cuda; a CPU variant's torch has none (and no other CUDA label).
+		l[pre+LabelTorchCUDA] = v.CUDA
 	}
 	if v.BaseCUDA {
 		set(pre+LabelCUDAVersion, v.CUDAToolkit)

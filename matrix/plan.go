@@ -1,5 +1,7 @@
 package matrix
 
+import "github.com/torchimg/torchimg/matrix/compat"
+
 // Plan is the validated, expanded matrix: every variant with its tags, labels,
 // environment and build arguments. It is what `torchimg plan -o json` prints and
 // what the build, publish and report stages consume.
@@ -7,7 +9,9 @@ type Plan struct {
 	Repository     string     `json:"repository"`
 	LabelsPrefix   string     `json:"labels_prefix"`
 	MatrixRevision string     `json:"matrix_revision"`
-	Variants       []*Variant `json:"variants"`
+	// Expansions say what each `official` of the cuda axis stood for, per torch release.
+	Expansions []Expansion `json:"expansions,omitempty"`
+	Variants   []*Variant  `json:"variants"`
 }
 
 // Variant is one image of the matrix.
@@ -61,6 +65,10 @@ type Variant struct {
 
 	src variantSource
 }
+
+// CPU reports whether the variant is torch's CPU wheels (cuda: cpu): no CUDA, no GPU, no
+// NVIDIA_* environment.
+func (v *Variant) CPU() bool { return v.TorchVariant == compat.CPU }
 
 // RunsOn splits GPU compute capabilities by how the image runs there.
 type RunsOn struct {

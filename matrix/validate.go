@@ -18,7 +18,8 @@ import (
 // DefaultLabelsPrefix is the namespace of torchimg's own labels.
 const DefaultLabelsPrefix = "io.torchimg"
 
-// DefaultIndexURL is the PyTorch wheel index of a CUDA variant; %s is "cu128".
+// DefaultIndexURL is the PyTorch wheel index of a torch variant; %s is its name: "cu128", or
+// compat.CPU for the CPU wheels (https://download.pytorch.org/whl/cpu).
 const DefaultIndexURL = "https://download.pytorch.org/whl/%s"
 
 // Options tune planning.
@@ -104,7 +105,18 @@ func NewPlan(f *File, db *compat.DB, opts Options) (*Plan, Diagnostics, error) {
 		}
 		return ""
 	}
-	sources := expand(f, &ds, osPython)
+	official := func(torch string) ([]string, string) {
+		rel, ok := db.Torch(torch)
+		if !ok {
+			return nil, fmt.Sprintf("torch %s is not in the compatibility data (%s)", clip(torch), knownTorch(db, torch))
+		}
+		out := make([]string, len(rel.Variants))
+		for i, tv := range rel.Variants {
+			out[i] = tv.CUDA
+		}
+		return out, ""
+	}
+	sources := expand(f, &ds, osPython, official, func(e Expansion) { p.Expansions = append(p.Expansions, e) })
 
 	// Resolve settings: defaults, then overrides in order, then the include entry's own.
 	overrideUsed := make([]bool, len(f.Overrides))
@@ -165,8 +177,11 @@ func isPyPIDefault(db *compat.DB, vs *variantSource) bool {
 	return ok && r.Default == cudaVariantName(vs.cuda.Value)
 }
 
-// cudaVariantName turns "12.8" into "cu128".
+// cudaVariantName turns "12.8" into "cu128"; the CPU variant's name is its own.
 func cudaVariantName(minor string) string {
+	if minor == compat.CPU {
+		return compat.CPU
+	}
 	return "cu" + strings.ReplaceAll(minor, ".", "")
 }
 
@@ -243,9 +258,13 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 	if !reTorch.MatchString(vs.torch.Value) {
 		errf(vs.torch.Pos, "torch %q: want a release version like 2.9.1%s", clip(vs.torch.Value), torchHint(vs.torch.Value))
 	}
-	if !reCUDA.MatchString(vs.cuda.Value) {
+	cpu := vs.cuda.Value == compat.CPU
+	if !cpu && !reCUDA.MatchString(vs.cuda.Value) {
 		hint := ""
-		if strings.HasPrefix(vs.cuda.Value, "cu") {
+		switch {
+		case strings.EqualFold(vs.cuda.Value, compat.CPU):
+			hint = fmt.Sprintf(" (the CPU wheels are cuda: %s, in lower case)", compat.CPU)
+		case strings.HasPrefix(vs.cuda.Value, "cu"):
 			hint = fmt.Sprintf(" (write the CUDA minor, e.g. %q for cu128)", "12.8")
 		}
 		errf(vs.cuda.Pos, "cuda %q: want the torch CUDA variant as major.minor like 12.8%s", clip(vs.cuda.Value), hint)
@@ -281,6 +300,88 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 		}
 	}
 	rel, torchKnown := db.Torch(vs.torch.Value)
+	if torchKnown && len(rel.Python) > 0 && !slices.Contains(rel.Python, vs.python.Value) {
+		sev(vs.python.Pos, "torch %s supports Python %s; not %s", vs.torch.Value, strings.Join(rel.Python, ", "), vs.python.Value)
+	}
+	var v *Variant
+	if cpu {
+		v = cpuVariant(errf, sev, db, vs, rel, torchKnown)
+	} else {
+		v = cudaVariant(ds, errf, sev, &bad, db, vs, rel, torchKnown)
+	}
+	if v == nil || bad {
+		return nil, false
+	}
+	v.Origin = fmt.Sprintf("%s (%s)", vs.origin, vs.originName)
+	v.src = *vs
+	v.ID = fmt.Sprintf("%s-%s-py%s-%s-%s", v.Torch, v.TorchVariant, v.Python, v.Flavor, v.OS)
+	v.IndexURL = vs.settings.indexURL.Value
+	if v.IndexURL == "" {
+		v.IndexURL = fmt.Sprintf(DefaultIndexURL, v.TorchVariant)
+	}
+	v.PipIndexURL = vs.settings.pipIndexURL.Value
+	for _, e := range vs.settings.extraPackages {
+		v.ExtraPackages = append(v.ExtraPackages, e.Value)
+	}
+	v.Compiler = !vs.settings.compiler.Set || vs.settings.compiler.Value
+	v.TemplateDir = vs.settings.templateDir.Value
+	if v.TemplateDir != "" && !filepath.IsAbs(v.TemplateDir) && f.Path != "" {
+		v.TemplateDir = filepath.Join(filepath.Dir(f.Path), v.TemplateDir)
+	}
+	v.BuildArgs = map[string]string{}
+	for _, kv := range vs.settings.buildArgs {
+		v.BuildArgs[kv.Key.Value] = kv.Value.Value
+	}
+	v.Labels = variantLabels(p, f, v, vs.settings.labels)
+	return v, true
+}
+
+// variantFail reports a problem with a variant (an error, or a warning under allow_unofficial
+// for sev) and marks the variant bad.
+type variantFail func(pos Pos, format string, args ...any)
+
+// cpuVariant is the data part of a CPU variant (cuda: cpu): torch's CPU wheels on the OS's own
+// image (or an explicit base without CUDA). It has no CUDA facts: no toolkit, driver, cuDNN,
+// NCCL or architectures, and no NVIDIA_* environment, so the NVIDIA runtime requires nothing.
+func cpuVariant(errf, sev variantFail, db *compat.DB, vs *variantSource, rel compat.TorchRelease, torchKnown bool) *Variant {
+	tv := compat.TorchVariant{}
+	switch {
+	case !torchKnown:
+		sev(vs.torch.Pos, "torch %s is not in the compatibility data; %s", vs.torch.Value, knownTorch(db, vs.torch.Value))
+	case !rel.HasCPU():
+		sev(vs.cuda.Pos, "torch %s has no CPU wheels in the compatibility data; it has %s", vs.torch.Value, strings.Join(rel.VariantNames(), ", "))
+	default:
+		tv = rel.CPU
+	}
+	base := vs.settings.base.Value
+	if base == "" {
+		o, _ := db.OS(vs.os.Value)
+		if base = o.PlainImage(); base == "" {
+			errf(vs.os.Pos, "os %q has no plain image torchimg knows for a CPU variant; set `base:` (an image of that OS with apt-get, like ubuntu:24.04)", clip(vs.os.Value))
+			return nil
+		}
+	} else if nb, ok := parseNvidiaBase(base); ok {
+		errf(vs.settings.base.Pos, "base %s is an nvidia/cuda image (CUDA %s): a CPU variant would inherit its NVIDIA_REQUIRE_CUDA and CUDA libraries; use a plain OS image like %s", base, nb.Toolkit, plainImageHint(db, vs.os.Value))
+		return nil
+	}
+	return &Variant{
+		Torch: vs.torch.Value, CUDA: compat.CPU, OS: vs.os.Value, Python: vs.python.Value, Flavor: vs.flavor.Value,
+		Base: base, TorchVariant: compat.CPU, Unofficial: !torchKnown || tv.Name == "",
+		Env: map[string]string{},
+	}
+}
+
+func plainImageHint(db *compat.DB, os string) string {
+	if o, ok := db.OS(os); ok && o.PlainImage() != "" {
+		return o.PlainImage()
+	}
+	return "ubuntu:24.04"
+}
+
+// cudaVariant is the data part of a CUDA variant: the torch release's wheels of that CUDA, the
+// base image and what it brings, the drivers it needs, NVIDIA_REQUIRE_CUDA.
+// bad is set by errf and by sev when it reports an error.
+func cudaVariant(ds *Diagnostics, errf, sev variantFail, bad *bool, db *compat.DB, vs *variantSource, rel compat.TorchRelease, torchKnown bool) *Variant {
 	cudaRel, cudaKnown := db.CUDA(vs.cuda.Value)
 
 	tv := compat.TorchVariant{}
@@ -294,11 +395,8 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 	if !cudaKnown {
 		errf(vs.cuda.Pos, "CUDA %s is not in the compatibility data; known: %s", vs.cuda.Value, strings.Join(db.CUDAVersions(), ", "))
 	}
-	if torchKnown && len(rel.Python) > 0 && !slices.Contains(rel.Python, vs.python.Value) {
-		sev(vs.python.Pos, "torch %s supports Python %s; not %s", vs.torch.Value, strings.Join(rel.Python, ", "), vs.python.Value)
-	}
-	if bad {
-		return nil, false
+	if *bad {
+		return nil
 	}
 
 	toolkit := cudaRel.Image
@@ -326,11 +424,11 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 					valid = strings.Join(oses, ", ")
 				}
 				errf(vs.settings.base.Pos, "base %s %s; CUDA %s %s images exist for: %s", base, existenceText(bi), nb.Toolkit, nb.Flavor, valid)
-				return nil, false
+				return nil
 			}
 			if nb.OS != vs.os.Value {
 				errf(vs.settings.base.Pos, "base %s is an %s image, but the variant's os is %s: set os: %s, or use the %s tag", base, nb.OS, vs.os.Value, nb.OS, vs.os.Value)
-				return nil, false
+				return nil
 			}
 			if mm := version.MajorMinor(nb.Toolkit); mm != vs.cuda.Value {
 				ds.warnf(vs.settings.base.Pos, "base %s has CUDA %s, the torch wheels CUDA %s: the image's labels and NVIDIA_REQUIRE_CUDA follow the base (CUDA %s)", base, nb.Toolkit, vs.cuda.Value, mm)
@@ -340,7 +438,7 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 	if base == "" {
 		if toolkit == "" {
 			errf(vs.cuda.Pos, "CUDA %s has no nvidia/cuda image in the compatibility data; set `base:` for these variants", vs.cuda.Value)
-			return nil, false
+			return nil
 		}
 		bi := db.BaseImage(toolkit, vs.os.Value, nvidiaFlavor(vs.flavor.Value))
 		switch bi.Exists {
@@ -354,7 +452,7 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 				valid = strings.Join(oses, ", ")
 			}
 			errf(vs.os.Pos, "base image %s %s; CUDA %s %s images exist for: %s", bi.Ref, existenceText(bi), toolkit, nvidiaFlavor(vs.flavor.Value), valid)
-			return nil, false
+			return nil
 		}
 		base = bi.Ref
 	}
@@ -364,8 +462,6 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 		Base: base, TorchVariant: cudaVariantName(vs.cuda.Value), CUDAToolkit: toolkit,
 		PyPIDefault: torchKnown && rel.Default == cudaVariantName(vs.cuda.Value),
 		Unofficial:  !torchKnown || tv.Name == "",
-		Origin:      fmt.Sprintf("%s (%s)", vs.origin, vs.originName),
-		src:         *vs,
 	}
 	if tv.CUDNN.Known() {
 		v.CUDNN = tv.CUDNN.Value
@@ -403,20 +499,6 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 	if floorOf.CompatFloor.Known() {
 		v.DriverMinCompat = floorOf.CompatFloor.Value
 	}
-	v.ID = fmt.Sprintf("%s-%s-py%s-%s-%s", v.Torch, v.TorchVariant, v.Python, v.Flavor, v.OS)
-	v.IndexURL = vs.settings.indexURL.Value
-	if v.IndexURL == "" {
-		v.IndexURL = fmt.Sprintf(DefaultIndexURL, v.TorchVariant)
-	}
-	v.PipIndexURL = vs.settings.pipIndexURL.Value
-	for _, e := range vs.settings.extraPackages {
-		v.ExtraPackages = append(v.ExtraPackages, e.Value)
-	}
-	v.Compiler = !vs.settings.compiler.Set || vs.settings.compiler.Value
-	v.TemplateDir = vs.settings.templateDir.Value
-	if v.TemplateDir != "" && !filepath.IsAbs(v.TemplateDir) && f.Path != "" {
-		v.TemplateDir = filepath.Join(filepath.Dir(f.Path), v.TemplateDir)
-	}
 	v.Env = map[string]string{
 		"NVIDIA_VISIBLE_DEVICES":     "all",
 		"NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
@@ -431,11 +513,6 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 		}
 		// Otherwise the base's own NVIDIA_REQUIRE_CUDA stays: torchimg does not know a better one.
 	}
-	v.BuildArgs = map[string]string{}
-	for _, kv := range vs.settings.buildArgs {
-		v.BuildArgs[kv.Key.Value] = kv.Value.Value
-	}
-	v.Labels = variantLabels(p, f, v, vs.settings.labels)
 	// The torch release's other CUDA variants (from the data, not from the matrix: an image
 	// depends on its own inputs only, and adding a variant must not change the others).
 	for _, o := range rel.Variants {
@@ -450,7 +527,7 @@ func buildVariant(ds *Diagnostics, db *compat.DB, p *Plan, f *File, vs *variantS
 		}
 		v.Alternatives = append(v.Alternatives, a)
 	}
-	return v, true
+	return v
 }
 
 func torchHint(s string) string {

@@ -64,6 +64,20 @@ func Compare(labels map[string]string, prefix string, packages []string, f *repo
 		}
 		return *p
 	}
+	// A CPU build of torch (torch.version.cuda is None) where the labels expect CUDA: every CUDA
+	// label is contradicted for the same reason, said once in plain words (Diff shows it).
+	cudaLabel, wantCUDA := get(matrix.LabelTorchCUDA)
+	cpuBuild := wantCUDA && f.Torch != "" && str(f.TorchCUDA) == ""
+	if cpuBuild {
+		r.Errors = append(r.Errors, fmt.Sprintf("this torch is a CPU build (torch %s: torch.version.cuda is None, no cuDNN, no CUDA architectures), "+
+			"but the labels expect CUDA %s: a CPU wheel or a distribution's torch was installed instead of the CUDA wheel from the variant's index", f.Torch, cudaLabel))
+	}
+	missing := func(name string) string {
+		if cpuBuild && name != matrix.LabelPythonVersion && name != matrix.LabelTorchVersion {
+			return "this torch is a CPU build"
+		}
+		return "the image does not report it"
+	}
 	eq := func(name, found string, same func(exp, found string) bool) {
 		exp, ok := get(name)
 		if !ok {
@@ -71,7 +85,7 @@ func Compare(labels map[string]string, prefix string, packages []string, f *repo
 		}
 		switch {
 		case found == "":
-			add(name, exp, "", report.CheckMismatch, "the image does not report it")
+			add(name, exp, "", report.CheckMismatch, missing(name))
 		case same(exp, found):
 			add(name, exp, found, report.CheckOK, "")
 		default:
@@ -87,7 +101,11 @@ func Compare(labels map[string]string, prefix string, packages []string, f *repo
 		if torchLocal == exp {
 			add(matrix.LabelTorchVariant, exp, torchLocal, report.CheckOK, "")
 		} else {
-			add(matrix.LabelTorchVariant, exp, torchLocal, report.CheckMismatch, "from the local version of torch.__version__ "+f.Torch)
+			note := "from the local version of torch.__version__ " + f.Torch
+			if cpuBuild {
+				note = "this torch is a CPU build (torch.__version__ " + f.Torch + ")"
+			}
+			add(matrix.LabelTorchVariant, exp, torchLocal, report.CheckMismatch, note)
 		}
 	}
 	eq(matrix.LabelTorchCUDA, version.MajorMinor(str(f.TorchCUDA)), exact)

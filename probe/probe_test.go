@@ -109,3 +109,66 @@ func TestCompareBaseWithUnexpectedCUDA(t *testing.T) {
 		}
 	}
 }
+
+// A CPU build of torch (torch.version.cuda None) where the labels expect CUDA fails with one plain
+// sentence, and every CUDA label is marked with the same reason; with CPU labels it passes.
+func TestCompareCPUBuild(t *testing.T) {
+	cpu := func() *report.Findings {
+		// What Debian 12's python3-torch 1.13.1 reports (see smoke/realtorch_e2e_test.go).
+		return &report.Findings{Python: "3.11", Torch: "1.13.0a0", Notes: []string{"arch flags: module 'torch._C' has no attribute '_cuda_getArchFlags'"}}
+	}
+	cudaLabels := map[string]string{
+		"io.torchimg.python.version":     "3.11",
+		"io.torchimg.torch.version":      "1.13.0a0",
+		"io.torchimg.torch.cuda-variant": "cu128",
+		"io.torchimg.torch.cuda":         "12.8",
+		"io.torchimg.cudnn.version":      "9.10.2.21",
+		"io.torchimg.nccl.version":       "2.27.5",
+		"io.torchimg.cuda.archs":         "7.0;8.0;9.0",
+	}
+	for _, tc := range []struct {
+		name       string
+		labels     map[string]string
+		findings   *report.Findings
+		status     report.Status
+		mismatches []string // labels that must mismatch, in order
+		diff       string   // substring of Diff
+	}{
+		{"CUDA labels", cudaLabels, cpu(), report.Failed,
+			[]string{"io.torchimg.torch.cuda-variant", "io.torchimg.torch.cuda", "io.torchimg.cudnn.version", "io.torchimg.nccl.version", "io.torchimg.cuda.archs"},
+			"this torch is a CPU build (torch 1.13.0a0: torch.version.cuda is None, no cuDNN, no CUDA architectures), but the labels expect CUDA 12.8"},
+		{"only torch.cuda", map[string]string{"io.torchimg.torch.version": "1.13.0a0", "io.torchimg.torch.cuda": "12.8"}, cpu(), report.Failed,
+			[]string{"io.torchimg.torch.cuda"}, "this torch is a CPU build"},
+		{"CPU labels", map[string]string{"io.torchimg.python.version": "3.11", "io.torchimg.torch.version": "1.13.0a0"}, cpu(), report.Passed, nil, ""},
+		{"CPU wheel with local label", map[string]string{"io.torchimg.torch.version": "2.9.1", "io.torchimg.torch.cuda-variant": "cu128", "io.torchimg.torch.cuda": "12.8"},
+			&report.Findings{Torch: "2.9.1+cpu"}, report.Failed,
+			[]string{"io.torchimg.torch.cuda-variant", "io.torchimg.torch.cuda"}, "this torch is a CPU build (torch 2.9.1+cpu"},
+		// No torch at all is not a CPU build: the import error says what happened.
+		{"no torch", map[string]string{"io.torchimg.torch.version": "1.13.1", "io.torchimg.torch.cuda": "12.8"},
+			&report.Findings{Errors: []string{"import torch: ModuleNotFoundError: No module named 'torch'"}}, report.Failed,
+			[]string{"io.torchimg.torch.version", "io.torchimg.torch.cuda"}, "import torch: ModuleNotFoundError"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Compare(tc.labels, "io.torchimg", nil, tc.findings)
+			if r.Status != tc.status {
+				t.Fatalf("status %s, want %s: %s", r.Status, tc.status, r.Diff())
+			}
+			var got []string
+			for _, c := range r.Mismatches() {
+				got = append(got, c.Label)
+				if tc.name != "no torch" && c.Note != "this torch is a CPU build" && !strings.HasPrefix(c.Note, "this torch is a CPU build (") {
+					t.Errorf("%s: note %q, want the CPU-build reason", c.Label, c.Note)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.mismatches, ",") {
+				t.Errorf("mismatches %v, want %v", got, tc.mismatches)
+			}
+			if !strings.Contains(r.Diff(), tc.diff) {
+				t.Errorf("Diff = %q, want it to contain %q", r.Diff(), tc.diff)
+			}
+			if tc.name == "no torch" && strings.Contains(r.Diff(), "CPU build") {
+				t.Errorf("no torch reported as a CPU build: %s", r.Diff())
+			}
+		})
+	}
+}

@@ -8,6 +8,9 @@ import (
 // Findings is the probe's JSON output: what it found inside an image (and, with --gpu, on the
 // GPUs passed in).
 type Findings struct {
+	// SelfCheck are the lines the image's own self-check printed before the probe ran (a runner
+	// that starts the image through its entrypoint sets it; not part of the probe's output).
+	SelfCheck      []string                `json:"-"`
 	ProbeVersion   int                     `json:"probe_version"`
 	Python         string                  `json:"python"`
 	PythonFull     string                  `json:"python_full"`

@@ -47,7 +47,10 @@ type SmokeVariant struct {
 	Reason   string       `json:"reason,omitempty"`
 	GPU      *GPUFindings `json:"gpu,omitempty"`
 	Errors   []string     `json:"errors,omitempty"` // the probe's own errors (import torch failed, ...)
-	Seconds  float64      `json:"seconds"`
+	// SelfCheck is what the image's own self-check said on this host (the docker runner starts
+	// the image through its entrypoint, as users do).
+	SelfCheck []string `json:"self_check,omitempty"`
+	Seconds   float64  `json:"seconds"`
 }
 
 // Failed returns the variants whose GPU smoke test failed (required ones that could not be

@@ -14,8 +14,9 @@ import (
 )
 
 // Docker runs the probe with `docker run --gpus`, which needs the NVIDIA Container Toolkit on
-// the host. The image's entrypoint (the self-check) is replaced by sh, the probe is mounted
-// read-only, and the container has no network.
+// the host. A torchimg image starts through its own entrypoint, as users start it: its
+// self-check runs first and what it says goes into the smoke report; another image's entrypoint
+// is replaced by sh. The probe is mounted read-only, and the container has no network.
 type Docker struct {
 	// Binary is the docker CLI (default "docker" on PATH).
 	Binary string
@@ -75,8 +76,27 @@ func (d *Docker) Command(t Target, dir string) []string {
 	}
 	probe := probeCommand(append([]string{"--gpu"}, t.ProbeArgs...)...)
 	args := []string{d.binary(), "run", "--rm", "--gpus", gpus, "--network", "none",
-		"-v", dir + ":" + probeDir + ":ro", "--entrypoint", probe[0], t.Ref}
+		"-v", dir + ":" + probeDir + ":ro"}
+	if t.LabelsPrefix != "" {
+		// The torchimg entrypoint runs the self-check, then exec "$@": the probe.
+		return append(append(args, "-e", "TORCHIMG_SELFCHECK=1", t.Ref), probe...)
+	}
+	args = append(args, "--entrypoint", probe[0], t.Ref)
 	return append(args, probe[1:]...)
+}
+
+// SelfCheckPrefix starts every line the in-image self-check prints.
+const SelfCheckPrefix = "torchimg: "
+
+// selfCheckLines are the self-check's lines of a container's stderr.
+func selfCheckLines(stderr string) []string {
+	var out []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, SelfCheckPrefix) {
+			out = append(out, strings.TrimPrefix(l, SelfCheckPrefix))
+		}
+	}
+	return out
 }
 
 // Run implements Runner.
@@ -104,6 +124,7 @@ func (d *Docker) Run(ctx context.Context, t Target) (*report.Findings, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker run %s: %w; stderr:\n%s", t.Ref, err, tail(stderr.String(), 20))
 	}
+	f.SelfCheck = selfCheckLines(stderr.String())
 	return f, nil
 }
 

@@ -208,12 +208,13 @@ func runOne(ctx context.Context, t Target, o Options, facts host.Facts, runnerBl
 	if err != nil {
 		v.Status, v.Reason = report.Failed, err.Error()
 		if f != nil {
-			v.GPU = f.GPU
+			v.GPU, v.SelfCheck = f.GPU, f.SelfCheck
 		}
 		return v
 	}
 	v.GPU = f.GPU
 	v.Errors = f.Errors
+	v.SelfCheck = f.SelfCheck
 	if ok, why := Verdict(f); ok {
 		v.Status = report.Passed
 	} else {

@@ -339,8 +339,9 @@ echo '`+probeJSON+`'
 	}
 	b := testfile.Read(t, argsFile)
 	args := strings.Split(strings.TrimSpace(string(b)), "\n")
-	want := []string{"run", "--rm", "--gpus", "all", "--network", "none", "-v", "", "--entrypoint", "/bin/sh", tg.Ref,
-		"-c", `p=$(command -v python || command -v python3) && exec "$p" /torchimg-probe/probe.py "$@"`, "probe", "--gpu", "--package", "triton"}
+	// A torchimg image starts through its entrypoint (the self-check, then the probe).
+	want := []string{"run", "--rm", "--gpus", "all", "--network", "none", "-v", "", "-e", "TORCHIMG_SELFCHECK=1", tg.Ref,
+		"/bin/sh", "-c", `p=$(command -v python || command -v python3) && exec "$p" /torchimg-probe/probe.py "$@"`, "probe", "--gpu", "--package", "triton"}
 	if len(args) != len(want) {
 		t.Fatalf("docker %q\nwant   %q", args, want)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,10 +46,16 @@ Formats (-o):
   github  GitHub Actions annotations on stdout, ::error file=F,line=L,col=C::MESSAGE (::warning for
           a warning), escaped as the Actions toolkit escapes them; the verdict goes to stderr.
 
+--online also looks up every base image tag in its registry (manifest HEAD, standard credentials):
+a tag that is gone (NVIDIA deletes the tags of superseded and end-of-life releases) is an error that
+names the nearest existing tag of the same CUDA minor; a registry that cannot be reached is a warning,
+never a silent pass.
+
 Exit status: 0 valid (warnings allowed), 1 invalid (or the file cannot be read), 2 usage error.`,
 		Example: `  torchimg validate
   torchimg validate examples/offline/matrix.yaml
   torchimg validate -f examples/offline/matrix.yaml -o json
+  torchimg validate --online
   generate-matrix | torchimg validate -f - -o github`,
 		Args: matrixArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -62,15 +69,38 @@ Exit status: 0 valid (warnings allowed), 1 invalid (or the file cannot be read),
 				if err != nil {
 					return err
 				}
+				if a.v.GetBool("online") {
+					ds, err := a.online(cmd.Context(), p, matrixName(path))
+					if err != nil {
+						return err
+					}
+					for _, d := range ds {
+						fmt.Fprintln(a.err, d.String())
+					}
+					if n := len(ds.Errors()); n > 0 {
+						return &exitError{code: exitFailed, err: fmt.Errorf("%s: %d error(s) online", matrixName(path), n)}
+					}
+				}
 				fmt.Fprintf(a.out, "%s: valid: %d variant(s), %d tag(s)\n", matrixName(path), len(p.Variants), countTags(p))
 				return nil
 			}
-			return a.validateData(path, format)
+			return a.validateData(cmd.Context(), path, format)
 		},
 	}
 	addMatrixFlag(cmd.Flags())
 	cmd.Flags().StringP("output", "o", "text", "output format: text (diagnostics on stderr), json (every diagnostic as data on stdout), github (Actions annotations on stdout)")
+	cmd.Flags().Bool("online", false, "also look up every base image tag in its registry (a manifest HEAD each): a deleted tag is an error naming the nearest existing one; an unreachable registry a warning")
+	addRegistryFlags(cmd)
 	return cmd
+}
+
+// online runs the online checks of validate --online.
+func (a *app) online(ctx context.Context, p *matrix.Plan, name string) (matrix.Diagnostics, error) {
+	rc, err := a.registry()
+	if err != nil {
+		return nil, err
+	}
+	return onlineDiagnostics(ctx, rc, p, name), nil
 }
 
 func countTags(p *matrix.Plan) int {
@@ -83,9 +113,18 @@ func countTags(p *matrix.Plan) int {
 
 // validateData is validate -o json|github: every finding, a file that cannot be read
 // included, goes to stdout as data; the exit status is that of -o text.
-func (a *app) validateData(path, format string) error {
+func (a *app) validateData(ctx context.Context, path, format string) error {
 	name := matrixName(path)
 	p, ds, err := a.readPlan(path)
+	online := 0
+	if err == nil && a.v.GetBool("online") {
+		od, oerr := a.online(ctx, p, name)
+		if oerr != nil {
+			return oerr
+		}
+		ds = append(ds, od...)
+		online = len(od.Errors())
+	}
 	var ie *matrix.InvalidError
 	var ee *exitError
 	switch {
@@ -102,7 +141,7 @@ func (a *app) validateData(path, format string) error {
 		msg := strings.TrimPrefix(err.Error(), path+": ")
 		ds = append(ds, matrix.Diagnostic{Pos: matrix.Pos{File: name}, Severity: matrix.SevError, Message: msg})
 	}
-	res := validateResult{File: name, Valid: err == nil, Diagnostics: ds.Records()}
+	res := validateResult{File: name, Valid: err == nil && online == 0, Diagnostics: ds.Records()}
 	if p != nil {
 		res.Variants, res.Tags = len(p.Variants), countTags(p)
 	}
@@ -125,7 +164,7 @@ func (a *app) validateData(path, format string) error {
 		}
 	}
 	switch {
-	case ie != nil:
+	case ie != nil, online > 0:
 		return &exitError{code: exitFailed, err: fmt.Errorf("%s: %d error(s)", name, len(ds.Errors()))}
 	case err != nil:
 		return &exitError{code: exitFailed, err: err}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/compression"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -30,10 +31,21 @@ const (
 	rootfsSuite            = "bookworm"
 	rootfsName             = "rootfs-bookworm-python3-v1.tar"
 	baseImageLayoutName    = "image-rootfs-bookworm-python3-v1-oci1" // OCI layout dir of the base image
+	rootfsPackages         = "python3-minimal,python3-pip,python3-venv,ca-certificates"
+
+	// The real-torch base: the base packages and Debian's python3-torch (1.13.1, a CPU build), made
+	// by `hack/prereqs.sh torch` without Recommends and documentation.
+	torchRootfsName      = "rootfs-bookworm-python3-torch-v1.tar"
+	torchImageLayoutName = "image-rootfs-bookworm-python3-torch-v1-oci1-zstd" // zstd: buildkitd unpacks it twice as fast as gzip
+	torchRootfsPackages  = rootfsPackages + ",python3-torch"
 )
 
-// rootfsCreatedBy is the history entry of the base image layer (hack/prereqs.sh makes the rootfs).
-const rootfsCreatedBy = "mmdebstrap --variant=essential --include=python3-minimal,python3-pip,python3-venv,ca-certificates " + rootfsSuite
+// rootfsCreatedBy and torchRootfsCreatedBy are the history entries of the image layers
+// (hack/prereqs.sh makes the rootfs tarballs).
+const (
+	rootfsCreatedBy      = "mmdebstrap --variant=essential --include=" + rootfsPackages + " " + rootfsSuite
+	torchRootfsCreatedBy = "mmdebstrap --variant=essential --aptopt='Apt::Install-Recommends \"false\"' --dpkgopt='path-exclude=/usr/share/{doc,man,locale}/*' --include=" + torchRootfsPackages + " " + rootfsSuite
+)
 
 // DefaultCacheDir is $TORCHIMG_CACHE, else ${XDG_CACHE_HOME:-$HOME/.cache}/torchimg.
 func DefaultCacheDir() (string, error) {
@@ -104,36 +116,64 @@ func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 func ensurePrereqs(ctx context.Context, cacheDir string, logf func(string, ...any)) (buildkitd, rootfs string, err error) {
 	buildkitd = filepath.Join(cacheDir, "bin", "buildkitd-"+BuildkitVersion())
 	rootfs = filepath.Join(cacheDir, rootfsName)
-	if exists(buildkitd) && exists(rootfs) {
-		return buildkitd, rootfs, nil
+	if err := runPrereqs(ctx, cacheDir, logf, []string{buildkitd, rootfs}, "tools", "buildkitd", "base"); err != nil {
+		return "", "", err
+	}
+	return buildkitd, rootfs, nil
+}
+
+// ensureTorchRootfs returns the cached real-torch rootfs tarball, made by `hack/prereqs.sh torch`
+// when missing (about 250 MB from Debian's mirror and 3 minutes, once).
+func ensureTorchRootfs(ctx context.Context, cacheDir string, logf func(string, ...any)) (string, error) {
+	rootfs := filepath.Join(cacheDir, torchRootfsName)
+	if err := runPrereqs(ctx, cacheDir, logf, []string{rootfs}, "tools", "torch"); err != nil {
+		return "", err
+	}
+	return rootfs, nil
+}
+
+// runPrereqs runs hack/prereqs.sh STEPS... unless every file in want exists, under a lock shared
+// by concurrent test binaries, and checks that the script made them.
+func runPrereqs(ctx context.Context, cacheDir string, logf func(string, ...any), want []string, steps ...string) error {
+	have := func() bool {
+		for _, f := range want {
+			if !exists(f) {
+				return false
+			}
+		}
+		return true
+	}
+	if have() {
+		return nil
 	}
 	unlock, err := lockFile(ctx, filepath.Join(cacheDir, "prereqs.lock"))
 	if err != nil {
-		return "", "", err
+		return err
 	}
 	defer unlock()
-	if exists(buildkitd) && exists(rootfs) {
-		return buildkitd, rootfs, nil
+	if have() {
+		return nil
 	}
 	root, err := repoRoot()
 	if err != nil {
-		return "", "", fmt.Errorf("buildkitd or the base rootfs is missing in %s and hack/prereqs.sh cannot be found: %w", cacheDir, err)
+		return fmt.Errorf("%s missing in %s and hack/prereqs.sh cannot be found: %w", strings.Join(want, ", "), cacheDir, err)
 	}
 	start := time.Now()
-	logf("testenv: preparing %s with hack/prereqs.sh (a few minutes, once)", cacheDir)
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "prereqs.sh"))
+	logf("testenv: preparing %s with hack/prereqs.sh %s (a few minutes, once)", cacheDir, strings.Join(steps, " "))
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(root, "hack", "prereqs.sh")}, steps...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "TORCHIMG_CACHE="+cacheDir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("hack/prereqs.sh: %v\n%s", err, tail(string(out), 30))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("hack/prereqs.sh %s: %v\n%s", strings.Join(steps, " "), err, tail(string(out), 30))
 	}
-	for _, f := range []string{buildkitd, rootfs} {
+	for _, f := range want {
 		if !exists(f) {
-			return "", "", fmt.Errorf("hack/prereqs.sh did not make %s (are internal/testenv/cache.go and the script in step?)", f)
+			return fmt.Errorf("hack/prereqs.sh %s did not make %s (are internal/testenv/cache.go and the script in step?)", strings.Join(steps, " "), f)
 		}
 	}
-	logf("testenv: prerequisites ready in %s", time.Since(start).Round(time.Second))
-	return buildkitd, rootfs, nil
+	logf("testenv: prerequisites ready in %s:\n%s", time.Since(start).Round(time.Second), strings.TrimSpace(string(out)))
+	return nil
 }
 
 // repoRoot is the module root: next to this source file (go test, go run), else the nearest
@@ -162,7 +202,12 @@ func repoRoot() (string, error) {
 // ensureBaseImage returns the base image (one layer made from the rootfs tarball), cached as an OCI
 // layout dir so later runs only push blobs.
 func ensureBaseImage(ctx context.Context, cacheDir, rootfs string, logf func(string, ...any)) (v1.Image, error) {
-	dir := filepath.Join(cacheDir, baseImageLayoutName)
+	return ensureRootfsImage(ctx, filepath.Join(cacheDir, baseImageLayoutName), rootfs, rootfsCreatedBy, compression.GZip, logf)
+}
+
+// ensureRootfsImage returns the image of one layer made from a rootfs tarball (history entry
+// createdBy, compressed with comp), cached as the OCI layout dir dir.
+func ensureRootfsImage(ctx context.Context, dir, rootfs, createdBy string, comp compression.Compression, logf func(string, ...any)) (v1.Image, error) {
 	if img, err := imageFromLayout(dir); err == nil {
 		return img, nil
 	}
@@ -175,13 +220,16 @@ func ensureBaseImage(ctx context.Context, cacheDir, rootfs string, logf func(str
 		return img, nil
 	}
 	start := time.Now()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return filteredTar(rootfs) },
-		tarball.WithCompressionLevel(gzip.BestSpeed))
+	opts := []tarball.LayerOption{tarball.WithCompressionLevel(gzip.BestSpeed)}
+	if comp == compression.ZStd {
+		opts = []tarball.LayerOption{tarball.WithCompression(compression.ZStd)}
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return filteredTar(rootfs) }, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("base image layer: %w", err)
 	}
 	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer, History: v1.History{
-		CreatedBy: rootfsCreatedBy,
+		CreatedBy: createdBy,
 		Created:   v1.Time{Time: time.Unix(0, 0).UTC()},
 	}})
 	if err != nil {
@@ -213,7 +261,7 @@ func ensureBaseImage(ctx context.Context, cacheDir, rootfs string, logf func(str
 	if err := os.Rename(tmp, dir); err != nil {
 		return nil, err
 	}
-	logf("testenv: made base image layout %s in %s", dir, time.Since(start).Round(time.Second))
+	logf("testenv: made image layout %s in %s", dir, time.Since(start).Round(time.Second))
 	return imageFromLayout(dir)
 }
 

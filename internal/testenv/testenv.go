@@ -5,8 +5,12 @@
 // testdata/fixture-torch). Nothing listens on a default socket or port, and everything started is
 // stopped by Close.
 //
-// Prerequisites (runc, mmdebstrap, a buildkitd binary and the base rootfs) are prepared by
-// hack/prereqs.sh; Start also builds the last two into the cache dir when they are missing.
+// On request an Env also serves a real torch (RealTorchImage: Debian 12's python3-torch, a CPU
+// build) and starts a Docker engine of its own (StartDocker, NewDocker: Debian's docker.io).
+//
+// Prerequisites (runc, mmdebstrap, docker.io, a buildkitd binary, the base rootfs and the
+// real-torch rootfs) are prepared by hack/prereqs.sh; Start and RealTorchImage also build the
+// last three into the cache dir when they are missing.
 package testenv
 
 import (
@@ -61,7 +65,11 @@ type Env struct {
 	Index        *Index
 
 	logf      func(string, ...any)
-	dir       string // temp dir holding everything below
+	cacheDir  string
+	reg       http.Handler // the registry without Middleware (pushes of prepared images)
+	dir       string       // temp dir holding everything below
+	torch     realTorch
+	dockers   []*Docker // guarded by builderMu
 	builder   *builder
 	builderMu sync.Mutex
 	servers   []*http.Server
@@ -103,7 +111,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return nil, err
 	}
-	e := &Env{logf: logf, dir: dir, CDIDir: filepath.Join(dir, "cdi")}
+	e := &Env{logf: logf, cacheDir: cacheDir, dir: dir, CDIDir: filepath.Join(dir, "cdi")}
 	defer func() {
 		if err != nil {
 			_ = e.Close()
@@ -116,6 +124,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		return nil, err
 	}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	e.reg = reg
 	var regHandler http.Handler = reg
 	if opts.Middleware != nil {
 		regHandler = opts.Middleware(reg)
@@ -258,6 +267,11 @@ func (e *Env) Close() error {
 	e.closeOnce.Do(func() {
 		var errs []error
 		e.builderMu.Lock()
+		for _, d := range e.dockers {
+			if err := d.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if e.builder != nil {
 			if err := e.builder.stop(); err != nil {
 				errs = append(errs, err)

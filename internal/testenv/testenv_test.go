@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -391,4 +392,116 @@ func processesMentioning(s string) []string {
 		}
 	}
 	return out
+}
+
+// The cache file names and package lists of hack/prereqs.sh are the ones cache.go expects.
+func TestPrereqsScriptInStep(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(testfile.Read(t, filepath.Join(root, "hack", "prereqs.sh")))
+	for _, want := range []string{
+		`rootfs="$cache/` + rootfsName + `"`,
+		`torch_rootfs="$cache/` + torchRootfsName + `"`,
+		"\nrootfs_packages=" + rootfsPackages + "\n",
+		"\ntorch_rootfs_packages=" + torchRootfsPackages + "\n",
+		"\nrootfs_suite=" + rootfsSuite + "\n",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("hack/prereqs.sh lacks %q (internal/testenv/cache.go and the script must agree)", strings.TrimSpace(want))
+		}
+	}
+}
+
+// An unknown step is refused before anything is touched.
+func TestPrereqsUnknownStep(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(t.TempDir(), "cache")
+	cmd := exec.Command("bash", filepath.Join(root, "hack", "prereqs.sh"), "base", "dockr")
+	cmd.Env = append(os.Environ(), "TORCHIMG_CACHE="+cache)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unknown step 'dockr' (steps: tools docker buildkitd base torch)") {
+		t.Errorf("prereqs.sh base dockr: %v: %s", err, out)
+	}
+	if _, err := os.Stat(cache); !os.IsNotExist(err) {
+		t.Errorf("the cache dir was made for a refused call (%v)", err)
+	}
+}
+
+// The stand-in for the NVIDIA Container Toolkit's hook reads the container state runc gives it
+// and logs the container's NVIDIA_* variables.
+func TestFakeNVIDIAHook(t *testing.T) {
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "hook.log")
+	bin, err := FakeNVIDIAHook(dir, logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, state, config, want string
+	}{
+		{"compact state", `{"ociVersion":"1.0.2","id":"c1","status":"creating","pid":42,"bundle":"%s"}`,
+			`{"process":{"env":["PATH=/usr/bin","NVIDIA_VISIBLE_DEVICES=all","NVIDIA_DRIVER_CAPABILITIES=compute,utility"]}}`,
+			"prestart NVIDIA_DRIVER_CAPABILITIES=compute,utility NVIDIA_VISIBLE_DEVICES=all \n"},
+		{"indented state, no variables", "{\n  \"id\": \"c2\",\n  \"bundle\": \"%s\"\n}", `{"process":{"env":["PATH=/usr/bin"]}}`, "prestart \n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bundle := t.TempDir()
+			testfile.Write(t, filepath.Join(bundle, "config.json"), tc.config)
+			_ = os.Remove(logFile)
+			cmd := exec.Command(filepath.Join(bin, NVIDIAHook), "prestart")
+			cmd.Stdin = strings.NewReader(fmt.Sprintf(tc.state, bundle))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("hook: %v: %s", err, out)
+			}
+			if got := string(testfile.Read(t, logFile)); got != tc.want {
+				t.Errorf("hook log %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// Environ points the docker CLI at the test's engine, whatever the machine's settings.
+func TestDockerEnviron(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "tcp://example.com:2376")
+	t.Setenv("DOCKER_CONTEXT", "prod")
+	t.Setenv("DOCKER_TLS_VERIFY", "1")
+	t.Setenv("DOCKER_CERT_PATH", "/etc/certs")
+	d := &Docker{Host: "unix:///tmp/x/docker.sock", ConfigDir: "/tmp/x/cli"}
+	got := map[string][]string{}
+	for _, kv := range d.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = append(got[k], v)
+	}
+	for k, want := range map[string][]string{
+		"DOCKER_HOST": {d.Host}, "DOCKER_CONFIG": {d.ConfigDir}, "DOCKER_CONTEXT": nil, "DOCKER_TLS_VERIFY": nil, "DOCKER_CERT_PATH": nil,
+	} {
+		if strings.Join(got[k], "|") != strings.Join(want, "|") {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
+	}
+	if len(got["PATH"]) != 1 {
+		t.Errorf("PATH = %q", got["PATH"])
+	}
+}
+
+// Without docker.io the error names what is missing and how to install it.
+func TestDockerNotInstalled(t *testing.T) {
+	empty := t.TempDir()
+	t.Setenv("PATH", empty)
+	saved := binDirs
+	binDirs = []string{empty}
+	defer func() { binDirs = saved }()
+	testfile.WriteMode(t, filepath.Join(empty, "containerd"), "#!/bin/sh\n", 0o755)
+	ok, why := DockerInstalled()
+	if ok || why != "dockerd not installed: the docker end-to-end tests start a Docker engine of their own (Debian's docker.io); run hack/prereqs.sh docker as root, or apt-get install docker.io" {
+		t.Errorf("DockerInstalled = %v, %q", ok, why)
+	}
+	if _, err := StartDocker(context.Background(), t.TempDir(), DockerOptions{}); err == nil || err.Error() != why {
+		t.Errorf("StartDocker: %v", err)
+	}
 }

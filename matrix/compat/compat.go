@@ -91,13 +91,22 @@ type image struct {
 
 // ---- torch -----------------------------------------------------------------------------------
 
+// CPU is the name of torch's CPU wheel variant, in every place it is spelled: the local version of
+// the wheels (2.9.1+cpu), their index (download.pytorch.org/whl/cpu), the matrix's cuda value and
+// the torch.cuda-variant label.
+const CPU = "cpu"
+
 // TorchRelease is one torch release (e.g. 2.9.1). Series data applies to every patch release of it.
 type TorchRelease struct {
 	Version, Series string
 	Default         string   // the variant a plain `pip install torch` gets on Linux x86_64, e.g. "cu128"
-	Python          []string // release validation list, e.g. "3.10" … "3.14", "3.14t"
-	Variants        []TorchVariant
-	Source          string
+	Python          []string // release validation list, e.g. "3.10" … "3.14", "3.14t"; the CPU wheels' too
+	// Variants are the release's CUDA variants, ascending by CUDA: its official CUDA variants.
+	Variants []TorchVariant
+	// CPU is the release's CPU wheel variant (Name CPU, no CUDA, no cuDNN, NCCL or architectures);
+	// the zero TorchVariant when the data records no CPU wheels.
+	CPU    TorchVariant
+	Source string
 }
 
 // TorchVariant is one CUDA wheel variant of a release.
@@ -125,8 +134,15 @@ func (r *TorchRelease) clone() TorchRelease {
 	return c
 }
 
-// Variant returns the variant for a CUDA minor ("12.8"); "12.8.1" and "cu128" are accepted too.
+// HasCPU reports whether the data records CPU wheels for the release.
+func (r TorchRelease) HasCPU() bool { return r.CPU.Name == CPU }
+
+// Variant returns the variant for a CUDA minor ("12.8"); "12.8.1" and "cu128" are accepted too,
+// and CPU names the CPU variant.
 func (r TorchRelease) Variant(cuda string) (TorchVariant, bool) {
+	if cuda == CPU {
+		return r.CPU, r.HasCPU()
+	}
 	for _, v := range r.Variants {
 		if v.Name == cuda || v.CUDA == cuda || (version.Valid(cuda) && v.CUDA == version.MajorMinor(cuda)) {
 			return v, true
@@ -135,7 +151,7 @@ func (r TorchRelease) Variant(cuda string) (TorchVariant, bool) {
 	return TorchVariant{}, false
 }
 
-// VariantNames lists the variant names ascending by CUDA ("cu126", "cu128", "cu130").
+// VariantNames lists the CUDA variant names ascending by CUDA ("cu126", "cu128", "cu130").
 func (r TorchRelease) VariantNames() []string {
 	out := make([]string, len(r.Variants))
 	for i, v := range r.Variants {
@@ -203,6 +219,17 @@ type OSRelease struct {
 	// CUDAUntil is the last CUDA major NVIDIA publishes images of for this OS ("12" for
 	// ubuntu20.04); unknown when no such limit is recorded.
 	CUDAUntil Fact
+}
+
+// PlainImage is the OS's own image on Docker Hub, the base of images without CUDA: the official
+// image named by the family, tagged with the rest of the name (ubuntu24.04 → ubuntu:24.04,
+// debian12 → debian:12). "" when the name does not start with its family.
+func (o OSRelease) PlainImage() string {
+	rest, ok := strings.CutPrefix(o.Name, o.Family)
+	if !ok || rest == "" || o.Family == "" {
+		return ""
+	}
+	return o.Family + ":" + rest
 }
 
 // OS returns a base OS by name.

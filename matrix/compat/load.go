@@ -113,6 +113,14 @@ type fileSeries struct {
 	Python   []string      `yaml:"python"`
 	Source   string        `yaml:"source"`
 	Variants []fileVariant `yaml:"variants"`
+	// CPU records the series' CPU wheels (local version +cpu, index whl/cpu), for the Pythons of
+	// its python list; absent: the data does not say.
+	CPU *fileCPU `yaml:"cpu"`
+}
+
+type fileCPU struct {
+	Source string `yaml:"source"`
+	Note   string `yaml:"note"`
 }
 
 type fileVariant struct {
@@ -589,7 +597,9 @@ func (v *validator) build(f *fileDB) *DB {
 			if _, ok := db.cuda[fv.CUDA]; !ok {
 				v.errorf(at(vp, "cuda"), "%s: cuda %q is not in the cuda section", what, fv.CUDA)
 			}
-			if want := "cu" + strings.ReplaceAll(fv.CUDA, ".", ""); fv.Name != want {
+			if fv.Name == CPU {
+				v.errorf(at(vp, "name"), "%s: the CPU wheels are no CUDA variant; record them on the series as `cpu: {source: ...}`", what)
+			} else if want := "cu" + strings.ReplaceAll(fv.CUDA, ".", ""); fv.Name != want {
 				v.errorf(at(vp, "name"), "%s: name does not match cuda %q (want %s)", what, fv.CUDA, want)
 			}
 			if names[fv.Name] {
@@ -612,6 +622,11 @@ func (v *validator) build(f *fileDB) *DB {
 			variants = append(variants, tv)
 		}
 		sort.Slice(variants, func(a, b int) bool { return version.Compare(variants[a].CUDA, variants[b].CUDA) < 0 })
+		var cpu TorchVariant
+		if s.CPU != nil {
+			v.source(at(p, "cpu"), "torch "+s.Series+" cpu", s.CPU.Source)
+			cpu = TorchVariant{Name: CPU, Source: s.CPU.Source}
+		}
 		if !names[s.Default] {
 			v.errorf(at(p, "default"), "torch %s: default %q is not one of its variants", s.Series, s.Default)
 		}
@@ -628,6 +643,7 @@ func (v *validator) build(f *fileDB) *DB {
 				Default:  s.Default,
 				Python:   append([]string(nil), s.Python...),
 				Variants: append([]TorchVariant(nil), variants...),
+				CPU:      cpu,
 				Source:   s.Source,
 			}
 			db.torchVersions = append(db.torchVersions, rel)
