@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/torchimg/torchimg/build"
@@ -60,8 +61,8 @@ tags:
 	t.Logf("%d layer(s) shared below torch", torchAt[0])
 }
 
-// layersAndTorch lists an image's layer digests and the index of the layer torch's install wrote.
-func layersAndTorch(t *testing.T, ref string) ([]string, int) {
+// remoteImage reads the image at ref.
+func remoteImage(t *testing.T, ref string) v1.Image {
 	t.Helper()
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -71,6 +72,13 @@ func layersAndTorch(t *testing.T, ref string) ([]string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return img
+}
+
+// layersAndTorch lists an image's layer digests and the index of the layer torch's install wrote.
+func layersAndTorch(t *testing.T, ref string) ([]string, int) {
+	t.Helper()
+	img := remoteImage(t, ref)
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +100,7 @@ func layersAndTorch(t *testing.T, ref string) ([]string, int) {
 		if h.EmptyLayer {
 			continue
 		}
-		if at < 0 && strings.Contains(h.CreatedBy, "pip install --index-url") {
+		if at < 0 && strings.Contains(h.CreatedBy, "pip install --index-url") && strings.Contains(h.CreatedBy, "torch==") {
 			at = i
 		}
 		i++

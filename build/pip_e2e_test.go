@@ -298,15 +298,7 @@ tags:
 // its base's).
 func layerPaths(t *testing.T, ref string) []string {
 	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers, err := img.Layers()
+	layers, err := remoteImage(t, ref).Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,36 +327,6 @@ func layerPaths(t *testing.T, ref string) []string {
 // torchLayer is the digest of the layer of the image at ref that the torch install wrote.
 func torchLayer(t *testing.T, ref string) string {
 	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := 0
-	for _, h := range cf.History {
-		if h.EmptyLayer {
-			continue
-		}
-		if strings.Contains(h.CreatedBy, "pip install --index-url") && strings.Contains(h.CreatedBy, "torch==") {
-			d, err := layers[i].Digest()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return d.String()
-		}
-		i++
-	}
-	t.Fatalf("%s: no layer of the torch install in its history", ref)
-	return ""
+	ls, at := layersAndTorch(t, ref)
+	return ls[at]
 }
