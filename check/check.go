@@ -68,6 +68,9 @@ type Result struct {
 	Suggestions []Suggestion `json:"suggestions"`
 	// PTXJIT is true when some GPU runs the image only through PTX JIT.
 	PTXJIT bool `json:"ptx_jit,omitempty"`
+	// CPU is true for a CPU image (torch's CPU wheels): compatible with every host, and using no
+	// GPU on any (matrix.CPUImage).
+	CPU bool `json:"cpu,omitempty"`
 }
 
 // ImageSummary is what the check read from the image.
@@ -140,6 +143,11 @@ func Evaluate(info *report.Info, h Host, db *compat.DB) *Result {
 	r := &Result{Image: im.summary(), Host: h.Summary(), Advice: []string{}, Suggestions: []Suggestion{}}
 	add := r.add
 
+	if matrix.CPUImage(info.Labels, info.Prefix) {
+		r.cpuImage(im)
+		return r
+	}
+
 	if !info.Torchimg() {
 		labels := "no labels"
 		if keys := sortedKeys(info.Labels); len(keys) > 0 {
@@ -194,6 +202,27 @@ func Evaluate(info *report.Info, h Host, db *compat.DB) *Result {
 	}
 	r.Verdict = verdictOf(r.Reasons)
 	return r
+}
+
+// cpuImage is the verdict on a CPU image: it needs no driver and no GPU, so the host does not
+// matter. Only an NVIDIA_REQUIRE_* it carries anyway (a base that set it) is worth a warning: a
+// legacy-hook runtime evaluates it when a GPU is passed in.
+func (r *Result) cpuImage(im image) {
+	r.CPU = true
+	prefix := im.info.Prefix
+	why := "label " + prefix + "." + matrix.LabelTorchVariant + " " + compat.CPU
+	if v := im.info.Label(matrix.LabelTorchVariant); v != compat.CPU {
+		why = "no " + prefix + "." + matrix.LabelTorchCUDA + " label"
+	}
+	torch := ""
+	if im.torch != "" {
+		torch = "torch " + im.torch + ", "
+	}
+	r.add(PartImage, OK, "CPU image: runs anywhere, uses no GPU (%s%s); no driver or GPU is needed", torch, why)
+	if len(im.need.Requirements) > 0 {
+		r.add(PartDriver, Warn, "the image still sets %s: with a GPU passed in (docker run --gpus), a legacy-hook runtime evaluates it and may refuse to start the container on an older driver; run it without --gpus", strings.Join(im.need.Requirements, " "))
+	}
+	r.Verdict = verdictOf(r.Reasons)
 }
 
 func (r *Result) add(part string, st Status, format string, args ...any) {

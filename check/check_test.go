@@ -537,3 +537,61 @@ func TestUnreadableHostCannotTell(t *testing.T) {
 		t.Errorf("a host that cannot be read: %s\n%s", r.Verdict, allText(r))
 	}
 }
+
+// A CPU image (cuda: cpu in the matrix) needs no driver and no GPU: compatible on every host,
+// whatever its driver, GPUs or runtime mode, or when the host cannot be read at all.
+func TestCPUImage(t *testing.T) {
+	db := testDB(t)
+	f, err := matrix.Parse([]byte(`repository: registry.example/acme/pytorch
+axes: {torch: ["2.9.1"], cuda: [cpu], os: [ubuntu24.04]}
+tags: [{template: "{{.Torch.MajorMinor}}-cu{{.CUDA.Short}}", kind: immutable}]
+`), "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := matrix.NewPlan(f, db, matrix.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.Variants[0]
+	if v.Tags[0] != "2.9-cpu" {
+		t.Fatalf("tag %s, want 2.9-cpu", v.Tags[0])
+	}
+	cpu := &report.Info{Ref: p.Repository + ":" + v.Tags[0], Labels: v.Labels, Env: v.Env, Prefix: "io.torchimg", Tags: v.Tags}
+	// Inside the image, torchimg check reads image.env: no CUDA facts, so no torch.cuda label.
+	inside := &report.Info{Ref: "this container", Labels: map[string]string{
+		"io.torchimg." + matrix.LabelSchema: matrix.SchemaVersion, "io.torchimg." + matrix.LabelTorchVersion: "2.9.1"}, Env: map[string]string{}, Prefix: "io.torchimg"}
+	onNvidiaBase := &report.Info{Ref: cpu.Ref, Labels: v.Labels, Env: drivertest.BaseEnv(db, "12.8.1"), Prefix: "io.torchimg"}
+	for _, tc := range []struct {
+		name string
+		im   *report.Info
+		h    Host
+		warn bool
+	}{
+		{"what-if old driver", cpu, whatIf(t, db, WhatIf{Driver: "470.256.02", CCs: []string{"7.0"}, Brand: "geforce"}), false},
+		{"no driver", cpu, Host{Facts: host.Facts{Reason: "no NVIDIA driver found"}}, false},
+		{"NVML unavailable", cpu, Host{Facts: host.Facts{Unavailable: true, Reason: "built without cgo"}}, false},
+		{"H100 under CDI", cpu, withRuntime(nvmlHost("580.95.05", "13.0", h100), "cdi"), false},
+		{"image.env without CUDA", inside, nvmlHost("535.104.05", "12.2", v100), false},
+		{"NVIDIA_REQUIRE_CUDA from the base", onNvidiaBase, whatIf(t, db, WhatIf{Driver: "535.104.05"}), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Evaluate(tc.im, tc.h, db)
+			if r.Verdict != Compatible || !r.CPU || !strings.Contains(allText(r), "CPU image: runs anywhere, uses no GPU") {
+				t.Errorf("verdict %s, cpu %v\n%s", r.Verdict, r.CPU, allText(r))
+			}
+			if statusOf(r, PartGPU) != "" || statusOf(r, PartArch) != "" {
+				t.Errorf("a CPU image judged for GPUs:\n%s", allText(r))
+			}
+			if got := statusOf(r, PartDriver) == Warn; got != tc.warn {
+				t.Errorf("driver warning %v, want %v:\n%s", got, tc.warn, allText(r))
+			}
+			if len(r.Advice) != 0 {
+				t.Errorf("advice for a CPU image: %v", r.Advice)
+			}
+		})
+	}
+	if r := Evaluate(testImages(t, db).cu128, whatIf(t, db, WhatIf{Driver: "570.124.06"}), db); r.CPU {
+		t.Error("a CUDA image judged as a CPU image")
+	}
+}

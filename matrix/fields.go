@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/torchimg/torchimg/internal/redact"
+	"github.com/torchimg/torchimg/matrix/compat"
 )
 
 // Every value that reaches a Dockerfile, a label or a tag is checked against one of
@@ -130,6 +131,9 @@ func localTorchHint(torch string) string {
 		return ""
 	}
 	release := clip(m[1])
+	if m[2] == compat.CPU {
+		return fmt.Sprintf("; the +%s part goes into cuda: write torch: %q with cuda: %s", m[2], release, compat.CPU)
+	}
 	if c := reCUDASuffix.FindStringSubmatch(m[2]); c != nil {
 		// cu92 → 9.2, cu128 → 12.8, cu1210 → 12.10: the inverse of cudaVariantName.
 		digits := c[1]

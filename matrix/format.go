@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/torchimg/torchimg/internal/version"
+	"github.com/torchimg/torchimg/matrix/compat"
 )
 
 // OutputFormats are the plan renderings.
@@ -42,7 +43,10 @@ func writeTable(w io.Writer, p *Plan, vs []*Variant) error {
 	fmt.Fprintf(tw, "VARIANT\tBASE\tDRIVER>=\tTAGS\n")
 	for _, v := range vs {
 		drv := v.DriverMin
-		if drv == "" {
+		switch {
+		case v.CPU():
+			drv = "none (CPU)"
+		case drv == "":
 			drv = "?"
 		}
 		if v.DriverMinCompat != "" {
@@ -53,8 +57,29 @@ func writeTable(w io.Writer, p *Plan, vs []*Variant) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d variant(s) → %s\n", len(vs), p.Repository)
-	return err
+	if _, err := fmt.Fprintf(w, "%d variant(s) → %s\n", len(vs), p.Repository); err != nil {
+		return err
+	}
+	return writeExpansions(w, p.Expansions)
+}
+
+// writeExpansions says what each `cuda: official` stood for: one line per place it is written,
+// "matrix.yaml:14:10: cuda official: torch 2.9.1 → 12.6, 12.8, 13.0; torch 2.12.1 → …".
+func writeExpansions(w io.Writer, es []Expansion) error {
+	var order []string
+	by := map[string][]string{}
+	for _, e := range es {
+		if _, ok := by[e.At]; !ok {
+			order = append(order, e.At)
+		}
+		by[e.At] = append(by[e.At], fmt.Sprintf("torch %s → %s", e.Torch, strings.Join(e.CUDA, ", ")))
+	}
+	for _, at := range order {
+		if _, err := fmt.Fprintf(w, "%s: cuda %s: %s\n", at, Official, strings.Join(by[at], "; ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // GitHubMatrix is the strategy-matrix JSON for CI fan-out:
@@ -113,6 +138,10 @@ func writeMarkdown(w io.Writer, p *Plan, vs []*Variant) error {
 	fmt.Fprintf(w, "Pull `%s:<tag>`. Each cell: the tag to pull and the minimum NVIDIA driver (native, and with CUDA minor-version compatibility).\n\n", p.Repository)
 	fmt.Fprintf(w, "| torch |")
 	for _, c := range cudas {
+		if c == compat.CPU {
+			fmt.Fprintf(w, " CPU |")
+			continue
+		}
 		fmt.Fprintf(w, " CUDA %s |", c)
 	}
 	fmt.Fprintf(w, "\n|---|")
@@ -132,6 +161,14 @@ func writeMarkdown(w io.Writer, p *Plan, vs []*Variant) error {
 			if len(v.FloatingTags) > 0 {
 				tag = v.FloatingTags[0]
 			}
+			def := ""
+			if v.PyPIDefault {
+				def = " ★"
+			}
+			if v.CPU() {
+				fmt.Fprintf(w, " `%s`<br>no GPU, no driver |", tag)
+				continue
+			}
 			drv := v.DriverMin
 			if drv == "" {
 				drv = "not verified"
@@ -139,10 +176,6 @@ func writeMarkdown(w io.Writer, p *Plan, vs []*Variant) error {
 			extra := ""
 			if v.DriverMinCompat != "" {
 				extra = fmt.Sprintf(" (≥ %s compat)", v.DriverMinCompat)
-			}
-			def := ""
-			if v.PyPIDefault {
-				def = " ★"
 			}
 			fmt.Fprintf(w, " `%s`%s<br>driver ≥ %s%s |", tag, def, drv, extra)
 		}

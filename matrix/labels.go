@@ -3,6 +3,8 @@ package matrix
 import (
 	"fmt"
 	"strings"
+
+	"github.com/torchimg/torchimg/matrix/compat"
 )
 
 // Label names under the prefix (default io.torchimg). This is the schema consumers read;
@@ -46,6 +48,20 @@ const (
 	OCIBaseDigest  = "org.opencontainers.image.base.digest"
 )
 
+// CPUImage reports whether an image's labels (under prefix, e.g. io.torchimg) describe a CPU
+// image: torch.cuda-variant is compat.CPU, or a torchimg image (schema-version set) states no
+// torch.cuda. Such an image needs no driver and no GPU.
+func CPUImage(labels map[string]string, prefix string) bool {
+	if prefix == "" {
+		return false
+	}
+	pre := prefix + "."
+	if labels[pre+LabelTorchVariant] == compat.CPU {
+		return true
+	}
+	return labels[pre+LabelSchema] != "" && labels[pre+LabelTorchCUDA] == ""
+}
+
 func variantLabels(p *Plan, f *File, v *Variant, user []KV) map[string]string {
 	pre := p.LabelsPrefix + "."
 	l := map[string]string{
@@ -84,7 +100,10 @@ func variantLabels(p *Plan, f *File, v *Variant, user []KV) map[string]string {
 	desc := f.Description.Value
 	if desc == "" {
 		desc = fmt.Sprintf("PyTorch %s (%s) with CUDA %s", v.Torch, v.TorchVariant, v.CUDAToolkit)
-		if !v.BaseCUDA {
+		switch {
+		case v.CPU():
+			desc = fmt.Sprintf("PyTorch %s (%s: no CUDA, uses no GPU)", v.Torch, v.TorchVariant)
+		case !v.BaseCUDA:
 			desc = fmt.Sprintf("PyTorch %s (%s, its wheels' CUDA runtime)", v.Torch, v.TorchVariant)
 		}
 		if v.CUDNN != "" {

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"text/template"
 
 	"github.com/torchimg/torchimg/matrix/compat"
 )
@@ -467,7 +466,7 @@ tags: [{template: "{{.Torch}}-{{.OS}}", kind: immutable}]
 }
 
 func renderTagText(tmpl string, v *Variant) (string, error) {
-	t, err := template.New("tag").Option("missingkey=error").Parse(tmpl)
+	t, err := parseTagTemplate(tmpl)
 	if err != nil {
 		return "", err
 	}
@@ -639,7 +638,8 @@ func TestLocalTorchHint(t *testing.T) {
 		{"2.7.1+cu118", `; the +cu118 part goes into cuda: write torch: "2.7.1" with cuda: "11.8"`},
 		{"1.2.0+cu92", `; the +cu92 part goes into cuda: write torch: "1.2.0" with cuda: "9.2"`},
 		{"2.9.*+cu130", `; the +cu130 part goes into cuda: write torch: "2.9.*" with cuda: "13.0"`},
-		{"2.9.1+cpu", `; +cpu is a local version suffix: write torch: "2.9.1" and choose the CUDA variant with cuda, e.g. cuda: "12.8"`},
+		{"2.9.1+cpu", `; the +cpu part goes into cuda: write torch: "2.9.1" with cuda: cpu`},
+		{"2.9.1+rocm6.4", `; +rocm6.4 is a local version suffix: write torch: "2.9.1" and choose the CUDA variant with cuda, e.g. cuda: "12.8"`},
 		{"2.9.1", ""},
 		{"2.9.1+", ""},
 	} {

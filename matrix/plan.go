@@ -6,9 +6,9 @@ import "github.com/torchimg/torchimg/matrix/compat"
 // environment and build arguments. It is what `torchimg plan -o json` prints and
 // what the build, publish and report stages consume.
 type Plan struct {
-	Repository     string     `json:"repository"`
-	LabelsPrefix   string     `json:"labels_prefix"`
-	MatrixRevision string     `json:"matrix_revision"`
+	Repository     string `json:"repository"`
+	LabelsPrefix   string `json:"labels_prefix"`
+	MatrixRevision string `json:"matrix_revision"`
 	// Expansions say what each `official` of the cuda axis stood for, per torch release.
 	Expansions []Expansion `json:"expansions,omitempty"`
 	Variants   []*Variant  `json:"variants"`

@@ -3,6 +3,7 @@ package matrix
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -25,6 +26,7 @@ type TagData struct {
 	// one content, and changed inputs (a new base digest, a new template) get a new tag.
 	Inputs InputsID
 	cudnn  string
+	cpu    bool
 }
 
 // InputsMarker stands for the input fingerprint in a tag until the fingerprint is known (it
@@ -45,6 +47,9 @@ func (i InputsID) String() string {
 // CUDNN is the bundled cuDNN ("9.10.2.21"; .Major "9"). Using it when the compatibility data
 // does not know it is an error, never a guess.
 func (d TagData) CUDNN() (CUDNNVersion, error) {
+	if d.cpu {
+		return CUDNNVersion{}, fmt.Errorf("a CPU variant (cuda: %s) has no cuDNN; keep this rule to the CUDA variants (only: {cuda: \"[0-9]*\"}) and give the CPU variants a rule without {{.CUDNN}} (only: {cuda: %s})", compat.CPU, compat.CPU)
+	}
 	if d.cudnn == "" {
 		return CUDNNVersion{}, fmt.Errorf("the cuDNN version of this torch variant is not known")
 	}
@@ -62,20 +67,76 @@ func (t TorchVersion) Patch() string      { return part(t.v, 2) }
 
 // CUDAVersion renders as the torch CUDA variant's minor, "12.8". Its fields are unexported, so
 // a template reaches the toolkit only through Full, which fails when it is not known.
-type CUDAVersion struct{ minor, full string }
+//
+// A CPU variant (cuda: cpu) renders as compat.CPU ("cpu") in String, Short, Variant and Full, and a
+// tag template's literal "cu" or "cuda" right before {{.CUDA}}, {{.CUDA.Short}} or {{.CUDA.Full}}
+// is left out for it (see cpuTagText): `{{.Torch.MajorMinor}}-cu{{.CUDA.Short}}` gives 2.9-cpu,
+// never 2.9-cucpu. Major and Minor are errors there: it has no CUDA version.
+type CUDAVersion struct {
+	minor, full string
+	cpu         bool
+}
 
-func (c CUDAVersion) String() string  { return c.minor }
-func (c CUDAVersion) Short() string   { return strings.ReplaceAll(c.minor, ".", "") }
-func (c CUDAVersion) Variant() string { return "cu" + c.Short() }
-func (c CUDAVersion) Major() string   { return part(c.minor, 0) }
-func (c CUDAVersion) Minor() string   { return part(c.minor, 1) }
+func (c CUDAVersion) String() string { return c.minor }
+func (c CUDAVersion) Short() string {
+	if c.cpu {
+		return compat.CPU
+	}
+	return strings.ReplaceAll(c.minor, ".", "")
+}
 
-// Full is the toolkit of the base image, "12.8.1".
+// Variant is the torch variant's name: cu128, or cpu.
+func (c CUDAVersion) Variant() string {
+	if c.cpu {
+		return compat.CPU
+	}
+	return "cu" + c.Short()
+}
+func (c CUDAVersion) Major() (string, error) { return c.part(0) }
+func (c CUDAVersion) Minor() (string, error) { return c.part(1) }
+
+func (c CUDAVersion) part(i int) (string, error) {
+	if c.cpu {
+		return "", errCPUNoCUDA
+	}
+	return part(c.minor, i), nil
+}
+
+var errCPUNoCUDA = fmt.Errorf("a CPU variant (cuda: %s) has no CUDA version; use {{.CUDA.Variant}} (cu128, or %s)", compat.CPU, compat.CPU)
+
+// Full is the toolkit of the base image, "12.8.1" (cpu for a CPU variant).
 func (c CUDAVersion) Full() (string, error) {
+	if c.cpu {
+		return compat.CPU, nil
+	}
 	if c.full == "" {
 		return "", fmt.Errorf("the full CUDA toolkit version of CUDA %s is not known", c.minor)
 	}
 	return c.full, nil
+}
+
+// reCUDAPrefix is a literal "cu" or "cuda" right before {{.CUDA}}, {{.CUDA.Short}} or
+// {{.CUDA.Full}} in a tag template (with optional trim markers and spaces in the action).
+var reCUDAPrefix = regexp.MustCompile(`cu(?:da)?(\{\{-?\s*\.CUDA(?:\.Short|\.Full)?\s*-?\}\})`)
+
+// cpuTagText is a tag template as a CPU variant renders it: without the "cu"/"cuda" that
+// prefixes its CUDA fields, so the variant's name (cpu) stands alone.
+func cpuTagText(text string) string { return reCUDAPrefix.ReplaceAllString(text, "$1") }
+
+// tagTemplate is one tag rule's template, parsed as CUDA variants render it and as CPU
+// variants do (cpuTagText).
+type tagTemplate struct{ cuda, cpu *template.Template }
+
+func parseTagTemplate(text string) (*tagTemplate, error) {
+	t, err := template.New("tag").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	c, err := template.New("tag").Option("missingkey=error").Parse(cpuTagText(text))
+	if err != nil {
+		return nil, err
+	}
+	return &tagTemplate{cuda: t, cpu: c}, nil
 }
 
 // PythonVersion renders as "3.12".
@@ -100,8 +161,8 @@ func part(v string, i int) string {
 
 func tagData(v *Variant) TagData {
 	return TagData{
-		Torch: TorchVersion{v.Torch}, CUDA: CUDAVersion{v.CUDA, v.CUDAToolkit}, Python: PythonVersion{v.Python},
-		cudnn: v.CUDNN, OS: v.OS, Flavor: v.Flavor, Variant: v.ID, Inputs: InputsID{shortInputs(v.Inputs)},
+		Torch: TorchVersion{v.Torch}, CUDA: CUDAVersion{v.CUDA, v.CUDAToolkit, v.CPU()}, Python: PythonVersion{v.Python},
+		cudnn: v.CUDNN, cpu: v.CPU(), OS: v.OS, Flavor: v.Flavor, Variant: v.ID, Inputs: InputsID{shortInputs(v.Inputs)},
 	}
 }
 
@@ -113,7 +174,11 @@ func shortInputs(fp string) string {
 	return fp[len("sha256:") : len("sha256:")+12]
 }
 
-func renderTag(t *template.Template, v *Variant) (string, error) {
+func renderTag(tt *tagTemplate, v *Variant) (string, error) {
+	t := tt.cuda
+	if v.CPU() {
+		t = tt.cpu
+	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, tagData(v)); err != nil {
 		return "", err
@@ -169,7 +234,7 @@ func assignTags(ds *Diagnostics, f *File, db *compat.DB, p *Plan, variants []*Va
 			ruleErrors = true
 			continue
 		}
-		tmpl, err := template.New("tag").Option("missingkey=error").Parse(rule.Template.Value)
+		tmpl, err := parseTagTemplate(rule.Template.Value)
 		if err != nil {
 			ds.errorf(rule.Template.Pos, "%s.template: %s", what, cleanTemplateErr(err))
 			ruleErrors = true

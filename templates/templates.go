@@ -224,6 +224,10 @@ func imageEnv(p *matrix.Plan, v *matrix.Variant) []byte {
 		Variant: v.ID, Repository: p.Repository, Torch: v.Torch, CUDA: v.CUDA, CUDAToolkit: v.CUDAToolkit,
 		DriverMin: v.DriverMin, DriverMinCompat: v.DriverMinCompat, CUDAArchs: v.CUDAArchs,
 	}
+	if v.CPU() {
+		// No CUDA facts: torchimg check inside the image reads an empty TORCHIMG_CUDA as a CPU image.
+		f.CUDA = ""
+	}
 	f.ForwardCompat, _ = require.ForwardCompat([]string{v.Env[require.EnvRequireCUDA]})
 	if v.RunsOn != nil {
 		f.GPUNative, f.GPUPTX, f.GPUNone = v.RunsOn.Native, v.RunsOn.PTX, v.RunsOn.None

@@ -29,7 +29,7 @@ func plan(t *testing.T) *matrix.Plan {
 
 func TestGoldenDockerfiles(t *testing.T) {
 	p := plan(t)
-	if len(p.Variants) != 4 {
+	if len(p.Variants) != 5 {
 		t.Fatalf("%d variants", len(p.Variants))
 	}
 	for _, v := range p.Variants {
@@ -90,6 +90,56 @@ func TestContextFiles(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(dir, "selfcheck.sh")); err != nil || st.Mode()&0o100 == 0 {
 		t.Errorf("selfcheck.sh not executable: %v", err)
+	}
+}
+
+// A CPU variant: torch's CPU wheels (+cpu, from the CPU index) on the plain OS image, no NVIDIA_*
+// environment, no CUDA labels, no GPU self-check, and image.env without CUDA facts.
+func TestCPUContext(t *testing.T) {
+	p := plan(t)
+	v, ok := p.Variant("2.9.1-cpu-py3.12-runtime-ubuntu24.04")
+	if !ok {
+		t.Fatal("no CPU variant in testdata/matrix.yaml")
+	}
+	c, err := Render(p, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(c.Dockerfile())
+	for _, want := range []string{
+		`ARG BASE_IMAGE="ubuntu:24.04"`,
+		"ARG TORCH_VERSION=2.9.1+cpu\n",
+		`ARG TORCH_INDEX_URL="https://download.pytorch.org/whl/cpu"`,
+		"COPY --chmod=0755 torchimg-entrypoint.sh /usr/local/lib/torchimg/\n",
+		`io.torchimg.torch.cuda-variant="cpu"`,
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("CPU Dockerfile lacks %q:\n%s", want, df)
+		}
+	}
+	for _, not := range []string{"NVIDIA_", "\nENV NVIDIA", "CUDA_HOME", "selfcheck.sh", "io.torchimg.torch.cuda=", "cuda.version", "driver.minimum", "cuda.archs"} {
+		if strings.Contains(df, not) {
+			t.Errorf("CPU Dockerfile has %q:\n%s", not, df)
+		}
+	}
+	if !strings.Contains(string(c.Files["constraints.txt"]), "\ntorch==2.9.1+cpu\n") {
+		t.Errorf("constraints.txt does not pin the CPU torch:\n%s", c.Files["constraints.txt"])
+	}
+	env := string(c.Files["image.env"])
+	for _, want := range []string{"TORCHIMG_CUDA=''", "TORCHIMG_DRIVER_MIN=''", "TORCHIMG_ALTERNATIVES=''", "TORCHIMG_VARIANT='2.9.1-cpu-py3.12-runtime-ubuntu24.04'"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("image.env lacks %s:\n%s", want, env)
+		}
+	}
+	// devel: ninja and the compiler for C++ extensions, but no CUDA_HOME.
+	d := *v
+	d.Flavor = "devel"
+	c, err = Render(p, &d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if df := string(c.Dockerfile()); strings.Contains(df, "CUDA_HOME") || !strings.Contains(df, `TORCHIMG_EXTRA_PACKAGES="ninja numpy`) {
+		t.Errorf("CPU devel Dockerfile:\n%s", df)
 	}
 }
 

@@ -208,6 +208,14 @@ func TestOS(t *testing.T) {
 	if _, ok := db.OS("ubuntu26.04"); ok {
 		t.Error("OS(ubuntu26.04) found")
 	}
+	for name, want := range map[string]string{"ubuntu20.04": "ubuntu:20.04", "ubuntu22.04": "ubuntu:22.04", "ubuntu24.04": "ubuntu:24.04", "debian12": "debian:12"} {
+		if o, _ := db.OS(name); o.PlainImage() != want {
+			t.Errorf("OS(%s).PlainImage() = %q, want %q", name, o.PlainImage(), want)
+		}
+	}
+	if got := (OSRelease{Name: "rockylinux9", Family: "rhel"}).PlainImage(); got != "" {
+		t.Errorf("a name that does not start with its family: %q", got)
+	}
 	if n := db.OSNames(); len(n) != 4 {
 		t.Errorf("OSNames = %v", n)
 	}
@@ -431,6 +439,15 @@ func TestLoadInline(t *testing.T) {
 		{"brand set", "brands: new,", "brands: newer,", `unknown brand set "newer"`},
 		{"name mismatch", "name: cu128", "name: cu129", "want cu128"},
 		{"type error", "branches: [565]", "branches: [abc]", "x.yaml:22:"},
+		{"cpu without source", `    source: "test"
+    variants:`, `    source: "test"
+    cpu: {note: "x"}
+    variants:`, "torch 2.9 cpu: missing source"},
+		{"cpu as a CUDA variant", "name: cu128", "name: cpu", "the CPU wheels are no CUDA variant; record them on the series as `cpu: {source: ...}`"},
+		{"cpu unknown field", `    source: "test"
+    variants:`, `    source: "test"
+    cpu: {source: "x", python: ["3.12"]}
+    variants:`, `unknown field "python"`},
 	} {
 		s := strings.Replace(string(good), tc.old, tc.new, 1)
 		if s == string(good) {

@@ -18,7 +18,8 @@ type Alternative struct {
 	CUDA, DriverMin string
 }
 
-// Facts are the image's facts, as the self-check needs them.
+// Facts are the image's facts, as the self-check needs them. A CPU image (torch's CPU wheels)
+// has no CUDA facts: CUDA and everything about drivers and GPUs are empty.
 type Facts struct {
 	Variant, Repository, Torch, CUDA, CUDAToolkit string
 	DriverMin, DriverMinCompat                    string
