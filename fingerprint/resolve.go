@@ -33,6 +33,14 @@ type Base struct {
 	Created int64  // Unix time of its linux/amd64 image's `created`; 0 unknown
 }
 
+// PlatformDigest is the linux/amd64 image's digest, else the reference's.
+func (b Base) PlatformDigest() string {
+	if b.Image != "" {
+		return b.Image
+	}
+	return b.Digest
+}
+
 // Resolver resolves base images through a registry, each once.
 type Resolver struct {
 	c     *registry.Client

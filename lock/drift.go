@@ -61,10 +61,7 @@ func BaseDrift(ctx context.Context, f *File, vs []*matrix.Variant, r *fingerprin
 		if err != nil {
 			return nil, fmt.Errorf("resolve base %s again: %w", ref, err)
 		}
-		now := b.Image
-		if now == "" {
-			now = b.Digest
-		}
+		now := b.PlatformDigest()
 		moved := map[string][]string{} // locked digest → variants
 		for _, e := range byRef[ref] {
 			if e.Base.Digest != now {
@@ -86,6 +83,21 @@ func short(d string) string {
 		return d[:len("sha256:")+12]
 	}
 	return d
+}
+
+// Moved is what moved under the lock for the selected variants: bases whose tag names another
+// image now, and wheels gone from their index or replaced there (with notes on wheels that could
+// not be compared).
+func Moved(ctx context.Context, f *File, vs []*matrix.Variant, r *fingerprint.Resolver, c *pyindex.Client) ([]Drift, []string, error) {
+	bd, err := BaseDrift(ctx, f, vs, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	wd, notes, err := WheelDrift(ctx, f, vs, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(bd, wd...), notes, nil
 }
 
 // DefaultPipIndex is pip's own index, where extras come from without pip_index_url.

@@ -569,9 +569,8 @@ func existenceText(bi compat.BaseImage) string {
 	if bi.Exists == compat.Deleted {
 		return "was deleted under NVIDIA's support policy (" + noteOr(bi.Note, "a newer update release exists") + ")"
 	}
-	if strings.HasPrefix(bi.Note, "NVIDIA publishes no") {
-		note, _, _ := strings.Cut(bi.Note, "; available for")
-		return "does not exist (" + note + ")"
+	if bi.Rule != "" {
+		return "does not exist (" + bi.Rule + ")"
 	}
 	return "does not exist"
 }

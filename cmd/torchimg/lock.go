@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -176,11 +177,7 @@ func lockChanges(old, now *lock.File) string {
 	return fmt.Sprintf(" (%d changed: %s; %d added; %d removed)", len(changed), strings.Join(changed, ", "), len(added), removed)
 }
 
-func sameEntry(a, b lock.Variant) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
-}
+func sameEntry(a, b lock.Variant) bool { return reflect.DeepEqual(a, b) }
 
 // lockCheck reports the drift of the lock: stale entries, moved bases, changed wheels.
 func (a *app) lockCheck(ctx context.Context, rc *registry.Client) error {
@@ -200,10 +197,11 @@ func (a *app) lockCheck(ctx context.Context, rc *registry.Client) error {
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
-	drifts, notes, err := lockDrift(ctx, rc, f, p.Variants, p.Variants)
+	moved, notes, err := lockMoved(ctx, rc, f, p.Variants)
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
+	drifts := append(lock.Stale(f, f.Check(p.Variants, p.Variants)), moved...)
 	if format == "json" {
 		enc := json.NewEncoder(a.out)
 		enc.SetIndent("", "  ")
@@ -230,16 +228,7 @@ func (a *app) lockCheck(ctx context.Context, rc *registry.Client) error {
 	return nil
 }
 
-// lockDrift is every drift of f for the selected variants of a plan with all variants.
-func lockDrift(ctx context.Context, rc *registry.Client, f *lock.File, selected, all []*matrix.Variant) ([]lock.Drift, []string, error) {
-	drifts := lock.Stale(f, f.Check(selected, all))
-	bd, err := lock.BaseDrift(ctx, f, selected, fingerprint.NewResolver(rc))
-	if err != nil {
-		return nil, nil, err
-	}
-	wd, notes, err := lock.WheelDrift(ctx, f, selected, &pyindex.Client{UserAgent: registry.UserAgent})
-	if err != nil {
-		return nil, nil, err
-	}
-	return append(append(drifts, bd...), wd...), notes, nil
+// lockMoved is what moved under the lock f for the variants vs (lock.Moved).
+func lockMoved(ctx context.Context, rc *registry.Client, f *lock.File, vs []*matrix.Variant) ([]lock.Drift, []string, error) {
+	return lock.Moved(ctx, f, vs, fingerprint.NewResolver(rc), &pyindex.Client{UserAgent: registry.UserAgent})
 }

@@ -9,12 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/torchimg/torchimg/fingerprint"
-	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/internal/termtext"
 	"github.com/torchimg/torchimg/lock"
 	"github.com/torchimg/torchimg/matrix"
 	"github.com/torchimg/torchimg/publish"
-	"github.com/torchimg/torchimg/pyindex"
 	"github.com/torchimg/torchimg/report"
 )
 
@@ -177,15 +175,9 @@ func (a *app) planDiff(ctx context.Context, p *matrix.Plan, vs []*matrix.Variant
 	var drift []lock.Drift
 	var notes []string
 	if f := a.lockUsed; f != nil {
-		bd, err := lock.BaseDrift(ctx, f, vs, fingerprint.NewResolver(rc))
-		if err != nil {
+		if drift, notes, err = lockMoved(ctx, rc, f, vs); err != nil {
 			return &exitError{code: exitFailed, err: err}
 		}
-		wd, n, err := lock.WheelDrift(ctx, f, vs, &pyindex.Client{UserAgent: registry.UserAgent})
-		if err != nil {
-			return &exitError{code: exitFailed, err: err}
-		}
-		drift, notes = append(bd, wd...), n
 	}
 	if a.v.GetString("output") == "json" {
 		enc := json.NewEncoder(a.out)

@@ -56,10 +56,7 @@ fi
 func (r *Resolver) Variant(ctx context.Context, p *matrix.Plan, rv *fingerprint.Variant, base fingerprint.Base) (lock.Variant, error) {
 	v := rv.Variant
 	out := lock.Variant{ID: v.ID, Request: lock.RequestOf(v)}
-	img := base.Image
-	if img == "" {
-		img = base.Digest
-	}
+	img := base.PlatformDigest()
 	if img == "" {
 		return out, fmt.Errorf("%s: the base image %s was not resolved", v.ID, v.Base)
 	}

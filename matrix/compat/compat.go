@@ -272,6 +272,9 @@ type BaseImage struct {
 	Exists Existence
 	Source string
 	Note   string
+	// Rule is set when a rule of the data says the tag is absent (an OS without images of that
+	// CUDA major): the reason, without the list of OSes that have it.
+	Rule string
 }
 
 var spelledCUDNN = regexp.MustCompile(`^cudnn[0-9]*-(runtime|devel)$`)
@@ -325,7 +328,8 @@ func (db *DB) BaseImage(toolkit, os, flavor string) BaseImage {
 	if o := db.os[os]; o.CUDAUntil.Known() {
 		if mj, _, _ := strings.Cut(toolkit, "."); version.Compare(mj, o.CUDAUntil.Value) > 0 {
 			bi.Exists, bi.Source = Absent, o.CUDAUntil.Source
-			bi.Note = fmt.Sprintf("NVIDIA publishes no CUDA %s.x images for %s (the last is CUDA %s.x: %s)", mj, os, o.CUDAUntil.Value, o.CUDAUntil.Note)
+			bi.Rule = fmt.Sprintf("NVIDIA publishes no CUDA %s.x images for %s (the last is CUDA %s.x: %s)", mj, os, o.CUDAUntil.Value, o.CUDAUntil.Note)
+			bi.Note = bi.Rule
 			if oses := db.BaseOSes(db.imageOf(toolkit), fl); len(oses) > 0 {
 				bi.Note += "; available for " + strings.Join(oses, ", ")
 			}
