@@ -594,4 +594,17 @@ tags: [{template: "{{.Torch.MajorMinor}}-cu{{.CUDA.Short}}", kind: immutable}]
 	if r := Evaluate(testImages(t, db).cu128, whatIf(t, db, WhatIf{Driver: "570.124.06"}), db); r.CPU {
 		t.Error("a CUDA image judged as a CPU image")
 	}
+
+	// A GPU image that fails here is not offered the repository's CPU tag: it would run, but on
+	// no GPU. The GPU tag that runs is still offered.
+	im := testImages(t, db)
+	cpu.Digest = "sha256:c9"
+	got := Suggest([]*report.Info{cpu, im.cu118, im.cu128}, whatIf(t, db, WhatIf{Driver: "525.147.05"}), db, im.cu128.Digest)
+	var tags []string
+	for _, s := range got {
+		tags = append(tags, s.Tag)
+	}
+	if strings.Contains(strings.Join(tags, " "), "cpu") || len(tags) != 3 {
+		t.Errorf("suggested %v, want the three cu118 tags and no CPU tag", tags)
+	}
 }

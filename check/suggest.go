@@ -22,7 +22,9 @@ type Suggestion struct {
 // Info.Tags, as inspect.Repository reads them) on h and returns the tags of the compatible ones: floating-looking
 // tags first (those that do not spell the full torch version: "2.9-cu128",
 // "lts"), then newest torch first, then shorter tags. An image whose digest is
-// skipDigest (the one being checked) is left out.
+// skipDigest (the one being checked) is left out, and so are CPU images: Suggest answers for
+// an image that needs a GPU (a CPU image is compatible everywhere, so it is never the one that
+// fails), and a CPU tag would run here but use no GPU.
 func Suggest(cands []*report.Info, h Host, db *compat.DB, skipDigest string) []Suggestion {
 	type row struct {
 		s        Suggestion
@@ -34,7 +36,7 @@ func Suggest(cands []*report.Info, h Host, db *compat.DB, skipDigest string) []S
 			continue
 		}
 		res := Evaluate(c, h, db)
-		if res.Verdict != Compatible {
+		if res.Verdict != Compatible || res.CPU {
 			continue
 		}
 		im := readImage(c, db)

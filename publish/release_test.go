@@ -67,6 +67,12 @@ func TestNewReleaseGating(t *testing.T) {
 	if e := entry(rel, "a"); e.Status != report.SmokeFailed || !strings.Contains(e.Reason, "no GPU") {
 		t.Errorf("required but skipped: %+v", e)
 	}
+	// A CPU image's GPU test is skipped and not required (smoke.Decide): it is published.
+	cpuSkip := &report.Smoke{Schema: report.SmokeSchema, Variants: []report.SmokeVariant{{ID: "a", Digest: "sha256:aa", Status: report.Skipped, Reason: "CPU image: no GPU test"}}}
+	rel, _ = NewRelease([]*report.Build{buildReport("r1", staged("a", "sha256:aa"))}, []*report.Smoke{cpuSkip}, nil)
+	if e := entry(rel, "a"); e.Status != report.Passed {
+		t.Errorf("CPU image, smoke skipped and not required: %+v", e)
+	}
 
 	// A re-run shard: a pass wins over a failure; two passes must agree.
 	failed := &report.BuildEntry{ID: "a", Status: report.Failed, Error: "boom"}

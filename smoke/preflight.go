@@ -17,13 +17,17 @@ const (
 	ReasonOff         = "GPU smoke tests are off (--gpu off)"
 	ReasonBuildFailed = "build failed"
 	ReasonNoGPU       = "no GPU on this host"
+	ReasonCPU         = "CPU image: no GPU test"
 )
 
 // Decide is the preflight of one variant: whether it can be GPU-tested on this host, and if
 // not, its report entry (skipped, or failed under ModeOn). blocked is a reason the runner
 // cannot test it ("" when it can). With run true the entry is the start of the result.
 //
-// The checks, in order: the mode, the build, a GPU on the host, the runner, the image's driver
+// A CPU image (matrix.CPUImage) is skipped and never required: it uses no GPU, so --gpu on
+// does not hold it back from publishing.
+//
+// The checks, in order: the mode, the build, a CPU image, a GPU on the host, the runner, the image's driver
 // needs judged as check judges them (gpu/driver: NVIDIA_REQUIRE_* evaluated as the NVIDIA
 // container toolkit does), and every GPU's architecture against the image's cuda.archs label
 // (gpu/arch).
@@ -38,6 +42,10 @@ func Decide(mode Mode, facts host.Facts, t Target, blocked string) (v report.Smo
 		if t.BuildStatus != "" {
 			v.Reason += " (" + string(t.BuildStatus) + ")"
 		}
+		return v, false
+	}
+	if matrix.CPUImage(t.Labels, t.LabelsPrefix) {
+		v.Status, v.Reason, v.Required = report.Skipped, ReasonCPU, false
 		return v, false
 	}
 	if why := untestable(facts, t, blocked); why != "" {

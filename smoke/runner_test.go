@@ -55,6 +55,11 @@ var (
 func TestDecide(t *testing.T) {
 	failedBuild := target(archs)
 	failedBuild.BuildStatus = "failed"
+	cpu := smoke.Target{ID: "2.9.1-cpu", Ref: "127.0.0.1:5000/stage@sha256:bb", Digest: "sha256:bb", BuildStatus: report.Passed,
+		LabelsPrefix: "io.torchimg", Labels: map[string]string{"io.torchimg.schema-version": "1", "io.torchimg.torch.cuda-variant": "cpu"},
+		Env: map[string]string{"PATH": "/usr/bin"}}
+	cpuFailed := cpu
+	cpuFailed.BuildStatus = "failed"
 	for _, tc := range []struct {
 		name     string
 		mode     smoke.Mode
@@ -91,6 +96,11 @@ func TestDecide(t *testing.T) {
 		{"auto runner blocked", smoke.ModeAuto, good, target(archs), "the docker CLI is not installed", false, "skipped", "the docker CLI is not installed", false},
 		{"on runner blocked", smoke.ModeOn, good, target(archs), "the docker CLI is not installed", false, "failed", "the docker CLI is not installed", true},
 		{"no GPU wins over runner", smoke.ModeAuto, noGPU, target(archs), "the docker CLI is not installed", false, "skipped", "no GPU on this host", false},
+		{"CPU image auto", smoke.ModeAuto, good, cpu, "", false, "skipped", smoke.ReasonCPU, false},
+		{"CPU image on: skipped, not required", smoke.ModeOn, good, cpu, "", false, "skipped", smoke.ReasonCPU, false},
+		{"CPU image on, no GPU", smoke.ModeOn, noGPU, cpu, "", false, "skipped", smoke.ReasonCPU, false},
+		{"CPU image off", smoke.ModeOff, good, cpu, "", false, "skipped", smoke.ReasonOff, false},
+		{"CPU image build failed", smoke.ModeOn, good, cpuFailed, "", false, "skipped", "build failed", true},
 		{"disabled requirements", smoke.ModeOn, old, func() smoke.Target {
 			x := target(archs)
 			x.Env["NVIDIA_DISABLE_REQUIRE"] = "true"
