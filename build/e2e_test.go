@@ -64,8 +64,8 @@ func TestBuildEndToEnd(t *testing.T) {
 	env := testenv.New(t, testenv.Options{Middleware: counter.wrap})
 	ix := env.Index
 	for _, w := range []testenv.TorchWheel{
-		{Version: "2.9.1+cu126", CUDA: "12.6", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "5.0;6.0;7.0;7.5;8.0;8.6;9.0"},
-		{Version: "2.9.1+cu128", CUDA: "12.8", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "7.0;7.5;8.0;8.6;9.0;10.0;12.0"},
+		testenv.Torch291("12.6"),
+		testenv.Torch291("12.8"),
 		{Version: "2.10.0+cu128", CUDA: "12.8", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "7.0;7.5;8.0;8.6;9.0;10.0;12.0"},
 		// The lie: a cu128 wheel whose torch.version.cuda says 12.6.
 		{Version: "2.11.0+cu128", CUDA: "12.6", CUDNN: "9.17.1.4", NCCL: "2.28.9", Archs: "7.5;8.0;8.6;9.0;10.0;12.0"},
@@ -100,11 +100,7 @@ tags:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	d, err := buildkit.Connect(ctx, env.BuilderAddr, buildkit.TLS{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := env.Daemon(ctx, t)
 	rc, err := registry.New(registry.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -20,14 +20,7 @@ import (
 // torch's: the venv is built once and pushed once.
 func TestVariantsShareLayersBelowTorch(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
-	for _, w := range []testenv.TorchWheel{
-		{Version: "2.9.1+cu126", CUDA: "12.6", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "5.0;6.0;7.0;7.5;8.0;8.6;9.0"},
-		{Version: "2.9.1+cu128", CUDA: "12.8", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "7.0;7.5;8.0;8.6;9.0;10.0;12.0"},
-	} {
-		if err := env.Index.AddTorch(w); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env.AddTorch(t, testenv.Torch291("12.6"), testenv.Torch291("12.8"))
 	p := testenv.LoadPlan(t, t.TempDir(), fmt.Sprintf(`repository: %[1]s/e2e/pytorch
 defaults: {base: "%[2]s", index_url: "%[3]s", compiler: false}  # no apt-get in the test base
 axes: {torch: ["2.9.1"], cuda: ["12.6", "12.8"], os: [debian12], python: ["3.11"]}

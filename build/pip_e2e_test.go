@@ -21,7 +21,6 @@ import (
 	"github.com/moby/buildkit/client"
 
 	"github.com/torchimg/torchimg/build"
-	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/internal/testenv"
 	"github.com/torchimg/torchimg/report"
@@ -75,11 +74,7 @@ func pushBase(t *testing.T, env *testenv.Env, tag string) string {
 
 func connect(t *testing.T, ctx context.Context, env *testenv.Env) *build.BuildKit {
 	t.Helper()
-	d, err := buildkit.Connect(ctx, env.BuilderAddr, buildkit.TLS{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := env.Daemon(ctx, t)
 	rc, err := registry.New(registry.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -95,9 +90,7 @@ func connect(t *testing.T, ctx context.Context, env *testenv.Env) *build.BuildKi
 func TestPipCacheOneDownload(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
 	ix := env.Index
-	if err := ix.AddTorch(testenv.TorchWheel{Version: "2.9.1+cu128", CUDA: "12.8", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "7.0;7.5;8.0;8.6;9.0;10.0;12.0"}); err != nil {
-		t.Fatal(err)
-	}
+	env.AddTorch(t, testenv.Torch291("12.8"))
 	for _, p := range [][2]string{{"torchimg-e2e-extra", "1.0.0"}, {"ninja", "1.13.0"}} {
 		if err := ix.AddPackage(p[0], p[1]); err != nil {
 			t.Fatal(err)
@@ -173,9 +166,7 @@ func TestPrivateIndexSecret(t *testing.T) {
 	const password = "s3cret-t0ken-9f27c1"
 	env := testenv.New(t, testenv.Options{})
 	ix := env.Index
-	if err := ix.AddTorch(testenv.TorchWheel{Version: "2.9.1+cu128", CUDA: "12.8", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "7.0;7.5;8.0;8.6;9.0;10.0;12.0"}); err != nil {
-		t.Fatal(err)
-	}
+	env.AddTorch(t, testenv.Torch291("12.8"))
 	if err := ix.AddPackage("torchimg-e2e-extra", "1.0.0"); err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/torchimg/torchimg/build"
-	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/internal/testenv"
 	"github.com/torchimg/torchimg/probe"
@@ -181,9 +180,7 @@ func dockerCLI(ctx context.Context, t *testing.T, args ...string) (string, int) 
 // staging repository of the Env's registry.
 func buildStaged(ctx context.Context, t *testing.T, env *testenv.Env) (*report.BuildEntry, *registry.Client) {
 	t.Helper()
-	if err := env.Index.AddTorch(testenv.TorchWheel{Version: "2.9.1+cu128", CUDA: "12.8", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "7.0;7.5;8.0;8.6;9.0;10.0;12.0"}); err != nil {
-		t.Fatal(err)
-	}
+	env.AddTorch(t, testenv.Torch291("12.8"))
 	p := testenv.LoadPlan(t, t.TempDir(), fmt.Sprintf(`repository: %[1]s/e2e/pytorch
 defaults: {base: "%[2]s", index_url: "%[3]s", pip_index_url: "%[3]s", compiler: false}
 include:
@@ -191,11 +188,7 @@ include:
 tags:
   - {template: "{{.Torch}}-cuda{{.CUDA.Full}}-py{{.Python}}-{{.OS}}", kind: immutable}
 `, env.RegistryHost, env.BaseImage, env.IndexURL))
-	d, err := buildkit.Connect(ctx, env.BuilderAddr, buildkit.TLS{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := env.Daemon(ctx, t)
 	regc, err := registry.New(registry.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/torchimg/torchimg/build"
 	"github.com/torchimg/torchimg/gpu/host"
-	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/internal/registry"
 	"github.com/torchimg/torchimg/internal/testenv"
 	"github.com/torchimg/torchimg/report"
@@ -82,9 +81,7 @@ func TestSmokeEndToEnd(t *testing.T) {
 		"fake-driver.yaml": fmt.Sprintf(fakeDriverSpec, devices.String()),
 	}})
 	t.Logf("environment up in %s", time.Since(started).Round(time.Millisecond))
-	if err := env.Index.AddTorch(testenv.TorchWheel{Version: "2.9.1+cu128", CUDA: "12.8", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "7.0;7.5;8.0;8.6;9.0;10.0;12.0"}); err != nil {
-		t.Fatal(err)
-	}
+	env.AddTorch(t, testenv.Torch291("12.8"))
 
 	// Build the variant with the production template into the staging repository.
 	dir := t.TempDir()
@@ -97,11 +94,7 @@ tags:
 `, env.RegistryHost, env.BaseImage, env.IndexURL))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	d, err := buildkit.Connect(ctx, env.BuilderAddr, buildkit.TLS{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := env.Daemon(ctx, t)
 	regc, err := registry.New(registry.Options{})
 	if err != nil {
 		t.Fatal(err)

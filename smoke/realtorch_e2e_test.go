@@ -18,7 +18,6 @@ import (
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/torchimg/torchimg/gpu/host"
-	"github.com/torchimg/torchimg/internal/buildkit"
 	"github.com/torchimg/torchimg/internal/testenv"
 	"github.com/torchimg/torchimg/probe"
 	"github.com/torchimg/torchimg/report"
@@ -110,11 +109,7 @@ func TestRealTorch(t *testing.T) {
 	t.Logf("environment and real-torch image %s up in %s", ref, time.Since(started).Round(time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	d, err := buildkit.Connect(ctx, env.BuilderAddr, buildkit.TLS{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := env.Daemon(ctx, t)
 
 	t.Run("Probe", func(t *testing.T) {
 		// The CPU probe, as the build runs it before export: smoke.Probe on the image, the

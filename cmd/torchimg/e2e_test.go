@@ -19,14 +19,7 @@ import (
 // buildkitd into staging, publish them, publish again (nothing to do), inspect a floating tag.
 func TestPipelineEndToEnd(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
-	for _, w := range []testenv.TorchWheel{
-		{Version: "2.9.1+cu126", CUDA: "12.6", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "5.0;6.0;7.0;7.5;8.0;8.6;9.0"},
-		{Version: "2.9.1+cu128", CUDA: "12.8", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "7.0;7.5;8.0;8.6;9.0;10.0;12.0"},
-	} {
-		if err := env.Index.AddTorch(w); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env.AddTorch(t, testenv.Torch291("12.6"), testenv.Torch291("12.8"))
 	dir := t.TempDir()
 	m := filepath.Join(dir, "matrix.yaml")
 	repo := env.RegistryHost + "/cli/pytorch"

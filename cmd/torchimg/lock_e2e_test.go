@@ -26,10 +26,9 @@ func TestLockEndToEnd(t *testing.T) {
 	if err := env.Index.AddPackage("torchimg-lock-extra", "2.0"); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Index.AddTorch(testenv.TorchWheel{Version: "2.9.1+cu128", CUDA: "12.8", CUDNN: "9.10.2.21", NCCL: "2.27.5",
-		Archs: "7.0;7.5;8.0;8.6;9.0;10.0;12.0", Requires: []string{"torchimg-fixture-dep==1.0"}}); err != nil {
-		t.Fatal(err)
-	}
+	withDep := testenv.Torch291("12.8")
+	withDep.Requires = []string{"torchimg-fixture-dep==1.0"}
+	env.AddTorch(t, withDep)
 	// A base of its own: this test pushes a new image under its tag.
 	base := env.RegistryHost + "/locktest/base:1"
 	src, _ := name.ParseReference(env.BaseImage)

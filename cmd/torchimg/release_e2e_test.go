@@ -46,14 +46,7 @@ func (w *writes) reset() { w.uploads.Store(0); w.puts.Store(0) }
 func TestSecondRelease(t *testing.T) {
 	w := &writes{}
 	env := testenv.New(t, testenv.Options{Middleware: w.wrap})
-	for _, wh := range []testenv.TorchWheel{
-		{Version: "2.9.1+cu126", CUDA: "12.6", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "5.0;6.0;7.0;7.5;8.0;8.6;9.0"},
-		{Version: "2.9.1+cu128", CUDA: "12.8", CUDNN: "9.10.2.21", NCCL: "2.27.5", Archs: "7.0;7.5;8.0;8.6;9.0;10.0;12.0"},
-	} {
-		if err := env.Index.AddTorch(wh); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env.AddTorch(t, testenv.Torch291("12.6"), testenv.Torch291("12.8"))
 	// A second base tag with the same image, so that a new base can reach one variant only.
 	baseB := env.RegistryHost + "/" + testenv.BaseImageRepo + ":bookworm-b"
 	copyImage(t, env.BaseImage, baseB)

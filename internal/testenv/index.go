@@ -420,3 +420,19 @@ func (ix *Index) fixtureDir() (string, error) {
 }
 
 var _ http.Handler = (*Index)(nil)
+
+// Torch291 is the fixture torch 2.9.1 of a CUDA variant, "12.6" or "12.8", with the facts of
+// PyTorch's own wheels (cuDNN, NCCL, TORCH_CUDA_ARCH_LIST): the one place the e2e tests take
+// them from. Any other CUDA is a programming error of the test.
+func Torch291(cuda string) TorchWheel {
+	w := TorchWheel{CUDA: cuda, CUDNN: "9.10.2.21", NCCL: "2.27.5"}
+	switch cuda {
+	case "12.6":
+		w.Version, w.Archs = "2.9.1+cu126", "5.0;6.0;7.0;7.5;8.0;8.6;9.0"
+	case "12.8":
+		w.Version, w.Archs = "2.9.1+cu128", "7.0;7.5;8.0;8.6;9.0;10.0;12.0"
+	default:
+		panic("testenv.Torch291: no fixture for CUDA " + cuda + " (have 12.6, 12.8)")
+	}
+	return w
+}

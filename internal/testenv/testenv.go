@@ -34,6 +34,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/torchimg/torchimg/internal/buildkit"
 )
 
 // BaseImageRepo and BaseImageTag name the base image in the test registry.
@@ -362,4 +364,25 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp := rec.Result()
 	resp.Request = r
 	return resp, nil
+}
+
+// AddTorch lists each wheel in the Env's index, failing the test on an error.
+func (e *Env) AddTorch(t testing.TB, ws ...TorchWheel) {
+	t.Helper()
+	for _, w := range ws {
+		if err := e.Index.AddTorch(w); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Daemon connects to the Env's buildkitd; the connection closes when the test ends.
+func (e *Env) Daemon(ctx context.Context, t testing.TB) *buildkit.Daemon {
+	t.Helper()
+	d, err := buildkit.Connect(ctx, e.BuilderAddr, buildkit.TLS{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }

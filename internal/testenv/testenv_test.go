@@ -29,18 +29,13 @@ import (
 	"github.com/torchimg/torchimg/internal/testfile"
 )
 
-var mainWheel = TorchWheel{
-	Version: "2.9.1+cu128", CUDA: "12.8", CUDNN: "9.10.2.21", NCCL: "2.27.5",
-	Archs: "7.0;7.5;8.0;8.6;9.0;10.0;12.0",
-}
-
 // TestIndex checks the PEP 503 pages and the wheels without BuildKit.
 func TestIndex(t *testing.T) {
 	srv := httptest.NewServer(nil)
 	defer srv.Close()
 	ix := newIndex(srv.URL)
 	srv.Config.Handler = ix
-	if err := ix.AddTorch(mainWheel); err != nil {
+	if err := ix.AddTorch(Torch291("12.8")); err != nil {
 		t.Fatal(err)
 	}
 	if err := ix.AddTorch(TorchWheel{Version: "2.9.1+cpu"}); err != nil {
@@ -149,7 +144,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	for _, w := range []TorchWheel{
-		mainWheel,
+		Torch291("12.8"),
 		{Version: "2.9.1+cpu"},
 		{Version: "2.5.1+cu118", CUDA: "11.8", CUDNN: "8.7.0.84", Archs: "3.7;5.0;6.0;7.0;7.5;8.0;8.6;9.0+PTX"},
 	} {
