@@ -147,14 +147,7 @@ func probeCommand(args ...string) []string {
 func InImage(st llb.State, args []string, env map[string]string, opts ...llb.RunOption) llb.State {
 	script := llb.Scratch().File(llb.Mkfile("/probe.py", 0o644, probe.Script), llb.WithCustomName("probe script"))
 	all := []llb.RunOption{llb.Args(args), llb.AddMount(probeDir, script, llb.Readonly), llb.Network(llb.NetModeNone)}
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		all = append(all, llb.AddEnv(k, env[k]))
-	}
+	all = append(all, buildkit.Env(env)...)
 	return st.Run(append(all, opts...)...).AddMount(outDir, llb.Scratch())
 }
 

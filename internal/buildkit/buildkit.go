@@ -1,6 +1,6 @@
 // Package buildkit dials BuildKit daemons for the stages that use one (build, and the GPU smoke
 // runner): the address schemes, TLS, a check that the daemon answers, registry credentials for
-// the daemon, and errors a person can read.
+// the daemon, errors a person can read, and the LLB options those stages share (Env).
 package buildkit
 
 import (

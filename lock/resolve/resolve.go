@@ -124,14 +124,7 @@ func (r *Resolver) wheels(ctx context.Context, rv *fingerprint.Variant, pinned s
 		opts := []llb.RunOption{llb.Args([]string{"/bin/sh", "-c", script}), llb.WithCustomName("pip install --dry-run --report (lock " + v.ID + ")"),
 			llb.AddMount("/root/.cache/pip", llb.Scratch(), llb.AsPersistentCacheDir(templates.PipCacheID, llb.CacheMountLocked)),
 			llb.AddSecret("/root/.netrc", llb.SecretID(templates.SecretNetrc), llb.SecretOptional)}
-		keys := make([]string, 0, len(env))
-		for k := range env {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			opts = append(opts, llb.AddEnv(k, env[k]))
-		}
+		opts = append(opts, buildkit.Env(env)...)
 		run := st.Run(opts...)
 		outSt := run.AddMount(outDir, llb.Scratch())
 		def, err := outSt.Marshal(ctx, llb.LinuxAmd64)
